@@ -1,11 +1,13 @@
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import {
   InMemoryEventBus,
   InMemoryEventStore,
   InMemorySnapshotStore,
   isServiceError,
+  jsonLogger,
   MAX_DELAY_MS,
   ServiceError,
+  setLogger,
   ValidationError,
 } from "../../src/index.js";
 import { eventFlowsRoutes } from "./routes.js";
@@ -20,6 +22,8 @@ class FaultyStore extends InMemoryEventStore {
     throw new ServiceError("postgres", "ping", "ECONNREFUSED", true, "connect to postgres://admin:hunter2@db");
   }
 }
+
+afterEach(() => setLogger(undefined));
 
 describe("health routes", () => {
   test("liveness is 200 without probing anything", async () => {
@@ -93,6 +97,33 @@ describe("health routes", () => {
       expect(isServiceError(error)).toBe(true);
       expect((error as ServiceError).serviceCode).toBe("TimeoutError");
     }
+  });
+
+  test("a failed probe's report names the probe: onError's info.check, the default log line's check", async () => {
+    // Two probes failing alike (a timeout, a bare Error) gave two lines "request failed with a server error"
+    // with nothing to tell which dependency was down.
+    const told: (string | undefined)[] = [];
+    const probes = {
+      cache: () => Promise.reject(new Error("down")),
+      search: () => Promise.reject(new Error("down")),
+    };
+    const reporting = eventFlowsRoutes({
+      health: { store: new FaultyStore("fail"), probes },
+      onError: (_error, info) => void told.push(info.check),
+    });
+    expect((await reporting.request("/health/ready")).status).toBe(503);
+    expect(told.sort()).toEqual(["cache", "search", "store"]);
+
+    const lines: string[] = [];
+    setLogger(jsonLogger({ write: (line) => void lines.push(line) }));
+    const logged = eventFlowsRoutes({ health: { probes } });
+    expect((await logged.request("/health/ready")).status).toBe(503);
+    const parsed = lines.map((line) => JSON.parse(line) as { msg: string; check?: string });
+    expect(parsed.map((line) => line.check).sort()).toEqual(["cache", "search"]);
+    expect(parsed.map((line) => line.msg).sort()).toEqual([
+      "readiness probe cache failed with a server error",
+      "readiness probe search failed with a server error",
+    ]);
   });
 
   test("a bus with ping() is probed with it", async () => {

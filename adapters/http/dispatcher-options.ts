@@ -149,6 +149,8 @@ export interface MetricsRoute {
 export interface ErrorInfo<X = unknown> {
   readonly kind?: MessageKind;
   readonly type?: string;
+  /** The readiness probe that failed or timed out (`store`, `bus`, a key of `probes`), for a probe's failure. */
+  readonly check?: string;
   readonly request: Request;
   readonly context?: X;
 }

@@ -369,7 +369,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
           probes[name] = make();
         } catch (error) {
           // Building a client from the environment failed: that check failed (named, as any other), not a crash.
-          report(error, { request, context });
+          report(error, { request, context, check: name });
           unbuilt[name] = isMarkedEventFlowsError(error)
             ? { status: "failed", durationMs: 0, code: error.code }
             : { status: "failed", durationMs: 0 };
@@ -379,8 +379,8 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       if (store !== undefined) build("store", () => storeProbe(resolve(store, context)));
       if (bus !== undefined) build("bus", () => busProbe(resolve(bus, context)));
       Object.assign(probes, settings.probes);
-      const result = await checkReadiness(probes, settings.timeoutMs, (_name, error) =>
-        report(error, { request, context }),
+      const result = await checkReadiness(probes, settings.timeoutMs, (name, error) =>
+        report(error, { request, context, check: name }),
       );
       if (Object.keys(unbuilt).length === 0) return result;
       // First and last: the store and bus come first, and a probe of the same name does not hide their failure.
@@ -886,9 +886,16 @@ function nonNegativeInteger(value: number | undefined, fallback: number, name: s
 }
 
 function defaultOnError(error: unknown, info: ErrorInfo<unknown>): void {
-  const what = info.kind === undefined ? "request" : `${info.kind} ${info.type ?? ""}`.trim();
+  // A probe's failure names the probe: several failing alike (timeouts) would not say which dependency is down.
+  const what =
+    info.check !== undefined
+      ? `readiness probe ${info.check}`
+      : info.kind === undefined
+        ? "request"
+        : `${info.kind} ${info.type ?? ""}`.trim();
   getLogger().error(`${what} failed with a server error`, {
     method: info.request.method,
+    ...(info.check === undefined ? {} : { check: info.check }),
     ...(info.kind === undefined ? {} : { kind: info.kind }),
     ...(info.type === undefined ? {} : { type: info.type }),
     error,

@@ -64,6 +64,37 @@ describe("prometheusText", () => {
     expect(prometheusName("9lives-x", undefined, false)).toBe("_9lives_x");
   });
 
+  test("units as OpenTelemetry's Prometheus rules write them: `1` is `_ratio` on gauges only, `a/b` is `a_per_b`", async () => {
+    // A counter of unit `1` (a common default) was written `requests_ratio_total`, and `m/s` as `_m_s`,
+    // `{request}/s` as `__s`, `%` as `_`.
+    expect(prometheusName("requests", "1", true)).toBe("requests_total");
+    expect(prometheusName("queue.fill", "1", false, true)).toBe("queue_fill_ratio");
+    expect(prometheusName("queue.fill", "1", false)).toBe("queue_fill");
+    expect(prometheusName("speed", "m/s", false)).toBe("speed_meters_per_second");
+    expect(prometheusName("throughput", "{request}/s", true)).toBe("throughput_per_second_total");
+    expect(prometheusName("transfer", "By/min", false)).toBe("transfer_bytes_per_minute");
+    expect(prometheusName("cpu.usage", "%", false, true)).toBe("cpu_usage_percent");
+    expect(prometheusName("odd", "foo/bar", false)).toBe("odd_foo_per_bar");
+    const text = await collected((provider) => {
+      const meter = provider.getMeter("test");
+      meter.createCounter("jobs", { unit: "1" }).add(2);
+      meter.createGauge("fill", { unit: "1" }).record(0.5);
+      meter.createCounter("rate", { unit: "{request}/s" }).add(1);
+    });
+    expect(text).toContain("# TYPE jobs_total counter\njobs_total 2\n");
+    expect(text).toContain("# TYPE fill_ratio gauge\nfill_ratio 0.5\n");
+    expect(text).toContain("# TYPE rate_per_second_total counter\nrate_per_second_total 1\n");
+  });
+
+  test("a unit named like an Object.prototype property is a unit like any other, not the property's text", () => {
+    // `constructor` was looked up on the unit table's prototype: `x_function Object() { [native code] }`,
+    // a name no scraper parses, which failed the whole scrape.
+    for (const unit of ["constructor", "toString", "__proto__", "valueOf", "hasOwnProperty"]) {
+      expect(prometheusName("x", unit, false)).toMatch(/^x_[a-zA-Z0-9_]+$/);
+      expect(prometheusName("x", `By/${unit}`, false)).toMatch(/^x_bytes_per_[a-zA-Z0-9_]+$/);
+    }
+  });
+
   test("attribute keys that become one label name share it; empty, reserved and `le` keys are renamed", async () => {
     const text = await collected((provider) => {
       const meter = provider.getMeter("test");

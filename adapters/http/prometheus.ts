@@ -5,8 +5,9 @@
  * `MetricReader` registered on its `MeterProvider`), and this serializes what `collect()` returns.
  *
  * Naming follows the OpenTelemetry-to-Prometheus rules: characters outside `[a-zA-Z0-9_:]` become `_`,
- * the unit is appended (`s` as `_seconds`, `ms` as `_milliseconds`, `By` as `_bytes`; annotations
- * such as `{event}` are dropped), monotonic sums end in `_total`. Histograms become `_bucket`
+ * the unit is appended (`s` as `_seconds`, `ms` as `_milliseconds`, `By` as `_bytes`, `m/s` as
+ * `_meters_per_second`, `1` as `_ratio` on gauges only; annotations such as `{event}` are dropped),
+ * monotonic sums end in `_total`. Histograms become `_bucket`
  * (cumulative, with `+Inf`), `_sum` and `_count`. Exponential histograms are left out: Prometheus'
  * text format has no equivalent. Readers must use cumulative temporality (the SDK's default).
  */
@@ -62,20 +63,33 @@ export interface MetricsCollector {
 /** The media type of the text format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-const UNIT_SUFFIXES: Readonly<Record<string, string>> = {
-  s: "seconds",
-  ms: "milliseconds",
-  us: "microseconds",
-  ns: "nanoseconds",
-  By: "bytes",
-  KiBy: "kibibytes",
-  MiBy: "mebibytes",
-  "1": "ratio",
-  m: "meters",
-  min: "minutes",
-  h: "hours",
-  d: "days",
-};
+// Maps, not object literals: a unit named `constructor` or `toString` read the prototype's function and
+// wrote its source text into the name, which no scraper parses.
+const UNIT_SUFFIXES: ReadonlyMap<string, string> = new Map([
+  ["s", "seconds"],
+  ["ms", "milliseconds"],
+  ["us", "microseconds"],
+  ["ns", "nanoseconds"],
+  ["By", "bytes"],
+  ["KiBy", "kibibytes"],
+  ["MiBy", "mebibytes"],
+  ["m", "meters"],
+  ["min", "minutes"],
+  ["h", "hours"],
+  ["d", "days"],
+  ["%", "percent"],
+]);
+/** A rate's denominator (`m/s` is `meters_per_second`), as OpenTelemetry's Prometheus rules write it. */
+const PER_UNIT: ReadonlyMap<string, string> = new Map([
+  ["s", "second"],
+  ["m", "minute"],
+  ["min", "minute"],
+  ["h", "hour"],
+  ["d", "day"],
+  ["w", "week"],
+  ["mo", "month"],
+  ["y", "year"],
+]);
 
 /**
  * Serializes collected metrics as Prometheus text: `# HELP`, `# TYPE` and one line per sample.
@@ -97,7 +111,7 @@ export function prometheusText(resourceMetrics: ResourceMetricsLike): string {
       const kind = metric.dataPointType;
       if (kind !== HISTOGRAM && kind !== SUM && kind !== GAUGE) continue;
       const type = kind === HISTOGRAM ? "histogram" : kind === SUM && metric.isMonotonic === true ? "counter" : "gauge";
-      const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, type === "counter");
+      const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, type === "counter", kind === GAUGE);
       let family = families.get(name);
       if (family === undefined) {
         const series = type === "histogram" ? [name, `${name}_bucket`, `${name}_sum`, `${name}_count`] : [name];
@@ -166,16 +180,37 @@ function addHistogram(into: HistogramValue, other: HistogramValue): void {
   merged.count = into.count + other.count;
 }
 
-/** The Prometheus name of an OpenTelemetry metric: sanitized, with its unit and, for counters, `_total`. */
-export function prometheusName(name: string, unit: string | undefined, counter: boolean): string {
+/**
+ * The Prometheus name of an OpenTelemetry metric: sanitized, with its unit and, for counters, `_total`.
+ * A unit of `1` is `_ratio` on a gauge (an OpenTelemetry gauge, `gauge`) and nothing on the rest; `a/b`
+ * is `a_per_b`.
+ */
+export function prometheusName(name: string, unit: string | undefined, counter: boolean, gauge = false): string {
   let result = name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/_{2,}/g, "_");
   if (/^[0-9]/.test(result)) result = `_${result}`;
-  // `{event}` and other annotations carry no unit.
-  const bare = (unit ?? "").replace(/\{[^}]*\}/g, "");
-  const suffix = UNIT_SUFFIXES[bare] ?? bare.replace(/[^a-zA-Z0-9_:]/g, "_");
+  const suffix = unitSuffix(unit, gauge);
   if (suffix !== "" && !result.endsWith(`_${suffix}`)) result += `_${suffix}`;
   if (counter && !result.endsWith("_total")) result += "_total";
   return result;
+}
+
+/** What a unit adds to a name: `seconds`, `meters_per_second`, `per_second` (`{request}/s`), or nothing. */
+function unitSuffix(unit: string | undefined, gauge: boolean): string {
+  // `{event}` and other annotations carry no unit.
+  const bare = (unit ?? "").replace(/\{[^}]*\}/g, "");
+  if (bare === "1") return gauge ? "ratio" : "";
+  const slash = bare.indexOf("/");
+  if (slash < 0) return unitWord(bare, UNIT_SUFFIXES);
+  const over = unitWord(bare.slice(0, slash), UNIT_SUFFIXES);
+  const per = unitWord(bare.slice(slash + 1), PER_UNIT);
+  if (per === "") return over;
+  return over === "" ? `per_${per}` : `${over}_per_${per}`;
+}
+
+/** A unit as its word in `words`, else sanitized, without runs of `_` or one at either end. */
+function unitWord(unit: string, words: ReadonlyMap<string, string>): string {
+  const word = words.get(unit) ?? unit.replace(/[^a-zA-Z0-9_:]/g, "_");
+  return word.replace(/_{2,}/g, "_").replace(/^_|_$/g, "");
 }
 
 function histogramLines(name: string, labels: readonly string[], value: HistogramValue): string[] {

@@ -102,8 +102,64 @@ describe("redactText", () => {
       `${"password:".repeat(100_000)} and more`,
       `password: a${",;".repeat(500_000)}b and more`,
       `${"x://u:p#".repeat(100_000)} and more`,
+      `${"-----BEGIN A B ".repeat(100_000)}C-PRIVATE KEY----- and more`,
     ];
     for (const text of words) expect(redactText(text)).toBe(text);
+    const unclosed = "-----BEGIN PRIVATE KEY-----\n".repeat(100_000);
+    expect(redactText(unclosed)).toBe("-----BEGIN PRIVATE KEY-----[redacted]");
+  });
+});
+
+describe("one list of credential names for fields and text", () => {
+  // `pwd=` was masked in text while a field or a JSON key `pwd` was written as it was; a TLS `passphrase`
+  // and a PEM private key (a logged `ssl` option's `key`) were written whole.
+  test("property: `pwd` and `passphrase`, in any case and spelling, are credentials as a field, a JSON key and a pair", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("pwd", "PWD", "db_pwd", "passphrase", "keyPassphrase", "ssl-passphrase", "PASSPHRASE"),
+        fc.stringMatching(/^[A-Za-z0-9]{12,40}$/),
+        (key, secret) => {
+          const lines: string[] = [];
+          const logger = jsonLogger({ write: (line) => void lines.push(line) });
+          logger.error("options", { ssl: { [key]: secret } });
+          logger.error(`connect failed: {"${key}":"${secret}"}`);
+          logger.error(`connect failed: ${key}=${secret} host=db`);
+          logger.error("failed", { error: new Error(`${key}: ${secret}`) });
+          expect(lines).toHaveLength(4);
+          expect(lines.join("\n")).not.toContain(secret);
+        },
+      ),
+    );
+  });
+
+  test("property: a PEM private key's body is masked in any text, its armour kept", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(
+          "PRIVATE KEY",
+          "RSA PRIVATE KEY",
+          "EC PRIVATE KEY",
+          "ENCRYPTED PRIVATE KEY",
+          "OPENSSH PRIVATE KEY",
+        ),
+        fc.array(fc.stringMatching(/^[A-Za-z0-9+/]{16,64}$/), { minLength: 1, maxLength: 4 }),
+        fc.constantFrom("\n", "\r\n"),
+        fc.boolean(),
+        (label, body, eol, closed) => {
+          const pem = `-----BEGIN ${label}-----${eol}${body.join(eol)}${closed ? `${eol}-----END ${label}-----` : ""}`;
+          const masked = `-----BEGIN ${label}-----[redacted]${closed ? `-----END ${label}-----` : ""}`;
+          expect(redactText(`bad key ${pem} given`)).toBe(`bad key ${masked}${closed ? " given" : ""}`);
+          const lines: string[] = [];
+          jsonLogger({ write: (line) => void lines.push(line) }).error("options", { ssl: { key: pem, cert: "ok" } });
+          for (const part of body) expect(lines.join("\n")).not.toContain(part);
+        },
+      ),
+    );
+  });
+
+  test("a public key or certificate is not masked: only private keys are credentials", () => {
+    const cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ\n-----END CERTIFICATE-----";
+    expect(redactText(cert)).toBe(cert);
   });
 });
 

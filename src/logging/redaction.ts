@@ -33,6 +33,9 @@ export const DEFAULT_REDACTED_FIELDS: readonly string[] = [
   "accesskey",
   "privatekey",
   "signature",
+  // As the text rules read them (`pwd=` in an ODBC or libpq string); a TLS option's key passphrase.
+  "pwd",
+  "passphrase",
 ];
 
 // Credentials that turn up inside text (error messages, URLs): a connection URL's password, a bearer
@@ -57,7 +60,7 @@ const BEARER = /\b(bearer|basic)\s+[a-z0-9._~+/=-]+/gi;
 // tried once. The value is looked at only for a credential's key: quoted (with libpq's backslash escapes,
 // so `'a\'b'` is one value) or up to the next separator.
 const KEY = /(?<![\w-])([\w-]+)(\s*=\s*)/g;
-const CREDENTIAL_KEY = /pass(?:word|wd)|pwd|secret|token|api[_-]?key/i;
+const CREDENTIAL_KEY = /pass(?:word|wd|phrase)|pwd|secret|token|api[_-]?key/i;
 const VALUE = /'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s&;,]+/y;
 const SIGV4 = /\b(Credential|Signature|X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token)=[^,&\s]+/gi;
 // An HTTP header that carries a credential, as a request dump or an HTTP client's error writes it
@@ -83,6 +86,11 @@ const BARE = /[^\s,}\]"']+/y;
 const LINE_VALUE = /(?:[^\s,;}\]]+|(?=([,;}\]]+))\1(?=[^\s,;}\]]))+/y;
 const STANDS_ALONE = /[ \t]*(?:[\r\n,;}\]]|$)/y;
 const NO_NAMES: ReadonlySet<string> = new Set();
+// A PEM private key (a logged TLS option's `key`, a key quoted in an error): its body to its own END line,
+// or to the end of the text when there is none. The armour is kept, to say what was there; certificates
+// and public keys are not secrets and are kept whole. The body is matched lazily up to the END line: a
+// text of many BEGIN lines and no END is consumed by the first, read once.
+const PRIVATE_KEY = /(-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----)[\s\S]*?(?=-----END \2-----|$)/g;
 
 export function normalizeFieldName(name: string): string {
   return name.toLowerCase().replace(/[-_]/g, "");
@@ -90,7 +98,8 @@ export function normalizeFieldName(name: string): string {
 
 /** Masks credentials found inside text. */
 export function redactText(text: string): string {
-  const masked = redactUrlPasswords(text)
+  const unkeyed = text.includes("PRIVATE KEY-----") ? text.replace(PRIVATE_KEY, `$1${REDACTED}`) : text;
+  const masked = redactUrlPasswords(unkeyed)
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(SIGV4, `$1=${REDACTED}`)
     .replace(HEADER, `$1$2${REDACTED}`);

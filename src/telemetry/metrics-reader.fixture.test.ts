@@ -17,13 +17,19 @@ export interface Point {
 }
 
 /** Points the library's metrics to a fresh SDK provider; `collect()` returns every data point by metric. */
-export function collectingMetrics(): { collect: () => Promise<Point[]>; provider: MeterProvider } {
+export function collectingMetrics(): {
+  collect: () => Promise<Point[]>;
+  provider: MeterProvider;
+  /** Each histogram's bucket boundaries by metric name, as an exporter (Prometheus' `le`) gets them. */
+  boundaries: () => Promise<Record<string, readonly number[]>>;
+} {
   const reader = new TestReader();
   const provider = new MeterProvider({ readers: [reader] });
   configureMetrics({ enabled: true, meterProvider: provider });
   return {
     provider,
     collect: async () => points((await reader.collect()).resourceMetrics),
+    boundaries: async () => boundaries((await reader.collect()).resourceMetrics),
   };
 }
 
@@ -41,6 +47,19 @@ export function points(resourceMetrics: ResourceMetrics): Point[] {
             sum: value.sum ?? 0,
           });
         } else out.push({ name: metric.descriptor.name, attributes: point.attributes, value: value as number });
+      }
+    }
+  }
+  return out;
+}
+
+function boundaries(resourceMetrics: ResourceMetrics): Record<string, readonly number[]> {
+  const out: Record<string, readonly number[]> = {};
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      const first = metric.dataPoints[0]?.value as { buckets?: { boundaries: number[] } } | undefined;
+      if (metric.dataPointType === DataPointType.HISTOGRAM && first?.buckets) {
+        out[metric.descriptor.name] = first.buckets.boundaries;
       }
     }
   }

@@ -231,6 +231,30 @@ describe("metrics through the OpenTelemetry API", () => {
     ]);
   });
 
+  test("durations are bucketed in seconds from half a millisecond to 10 s, not the SDK's default (0, 5, 10… 10000)", async () => {
+    // The SDK's default boundaries are made for milliseconds: in seconds, every command under 5 s fell in
+    // the first bucket, and Prometheus' histogram_quantile gave 2.5 s as the median of sub-millisecond commands.
+    const { boundaries } = collectingMetrics();
+    const commands = new CommandBus();
+    commands.register("Open", () => "ok");
+    const queries = new QueryBus();
+    queries.register("Find", () => 42);
+    const repository = new AggregateRepository({
+      store: new InMemoryEventStore(),
+      stream: Counters,
+      create: (id) => new Counter(id),
+    });
+    await commands.execute("Open", {});
+    await queries.execute("Find", {});
+    await repository.find("c1");
+
+    const seconds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+    const all = await boundaries();
+    expect(all[MetricName.commandDuration]).toEqual(seconds);
+    expect(all[MetricName.queryDuration]).toEqual(seconds);
+    expect(all[MetricName.rehydrationDuration]).toEqual(seconds);
+  });
+
   test("store subscriptions count what they handle and report their lag, 0 once caught up", async () => {
     const { collect } = collectingMetrics();
     const store = new InMemoryEventStore();
