@@ -159,7 +159,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // first seals a record, src/event-store/sealed-data.ts: imported, it cost 1,137). Past 35.4 KB: the
 // ceiling moves to 35.6 KB. 36,372 bytes with the error guards that answer false for a thrown value
 // whose reading throws (h51-proj), +84.
-const CEILING_GZIP_BYTES = 35.6 * 1024;
+// 35.8 KB (36,488 bytes, 2026-12-06, stop 52): redactText, which scrubs AWS error text, masks a PEM
+// private key's body and knows `passphrase` as a credential key (h52-obs), +96; ReplayFailedError's code
+// in the core's ErrorCode list, +14 (a Worker that never replays still carries the list: the guards
+// read it). Past 35.6 KB: the ceiling moves to 35.8 KB.
+const CEILING_GZIP_BYTES = 35.8 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
