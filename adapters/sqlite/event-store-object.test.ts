@@ -262,7 +262,8 @@ describe("DurableObjectEventStore", () => {
   });
 
   test("the object's read answers are bounded in bytes: any event sizes and bound give the client every event once, in order (fast-check)", async () => {
-    const answers: { events: number; chars: number; more: boolean }[] = [];
+    // Measured as sent: UTF-8 bytes, which an event of "é" or "😀" has more of than characters.
+    const answers: { events: number; bytes: number; more: boolean }[] = [];
     const reply = await handleEventStoreRequest(
       served,
       new Request("https://x/readAll", { method: "POST", body: "{}" }),
@@ -292,8 +293,8 @@ describe("DurableObjectEventStore", () => {
                 const text = await response.text();
                 const parsed = JSON.parse(text) as { value: unknown; more?: boolean };
                 if (Array.isArray(parsed.value)) {
-                  const chars = parsed.value.reduce((sum: number, event) => sum + JSON.stringify(event).length, 0);
-                  answers.push({ events: parsed.value.length, chars, more: parsed.more === true });
+                  const bytes = parsed.value.reduce((sum: number, event) => sum + utf8Bytes(JSON.stringify(event)), 0);
+                  answers.push({ events: parsed.value.length, bytes, more: parsed.more === true });
                 }
                 return new Response(text, { status: response.status });
               },
@@ -306,7 +307,7 @@ describe("DurableObjectEventStore", () => {
           expect(backward.map((event) => event.data)).toEqual(sizes.toReversed().slice(0, expected));
           const feed = await collect(client.readAll({ after: before }));
           expect(feed.map((event) => event.globalPosition)).toEqual(sizes.map((_, n) => before + n + 1));
-          for (const answer of answers) if (answer.events > 1) expect(answer.chars).toBeLessThanOrEqual(maxReplyBytes);
+          for (const answer of answers) if (answer.events > 1) expect(answer.bytes).toBeLessThanOrEqual(maxReplyBytes);
         },
       ),
       { numRuns: 40 },
@@ -329,6 +330,25 @@ describe("DurableObjectEventStore", () => {
     expect(answer.value).toHaveLength(4); // about 1 MB of JSON each: 4 fit in 4 MiB
     expect(answer.more).toBe(true);
     expect(await collect(new DurableObjectEventStore({ stub }).readStream(big))).toHaveLength(12);
+    // Three bytes a character: 4 MiB of characters would have been 12 MB on the wire.
+    const wide = `Reply-wide-${ulid()}`;
+    await served.appendToStream(
+      wide,
+      Array.from({ length: 12 }, () => ({ type: "Wide", data: "日".repeat(340_000) })),
+    );
+    const wideAnswer = await handleEventStoreRequest(
+      served,
+      new Request("https://x/readStream", {
+        method: "POST",
+        headers: { [OBJECT_PROTOCOL_HEADER]: "2" },
+        body: JSON.stringify({ streamId: wide }),
+      }),
+    );
+    const wideBody = new Uint8Array(await wideAnswer.arrayBuffer());
+    expect(wideBody.byteLength).toBeLessThanOrEqual(4 * 1024 * 1024);
+    const wideEvents = (JSON.parse(new TextDecoder().decode(wideBody)) as { value: unknown[]; more?: boolean }).value;
+    expect(wideEvents).toHaveLength(4); // about 1 MB of UTF-8 each
+    expect(await collect(new DurableObjectEventStore({ stub }).readStream(wide))).toHaveLength(12);
   });
 
   test("events past maxReplyBytes (the 4 MiB default) all come back through the object, each page asked for after its last event; a client that does not say it reads 'more' (an older one) is refused loudly, never handed a short answer it would take for the end", async () => {
@@ -728,3 +748,7 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     expect(connected).toBe(0);
   });
 });
+
+function utf8Bytes(text: string): number {
+  return new TextEncoder().encode(text).byteLength;
+}

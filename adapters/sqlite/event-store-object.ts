@@ -24,6 +24,7 @@ import {
   type StreamChange,
   type StreamChangeCommit,
   type StreamChangeResult,
+  utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { problemFor } from "../http/problem-details.js";
@@ -94,7 +95,8 @@ export const DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024;
 
 export interface HandleEventStoreRequestOptions {
   /**
-   * How much one read's answer carries: its events' JSON, in characters. The answer ends before
+   * How much one read's answer carries: its events' JSON, in UTF-8 bytes (as sent; in characters an
+   * answer of 3-byte text would be three times this, as `readPageBytes` counts bytes too). The answer ends before
    * the event that would pass it (one larger event comes alone) and tells the client to ask for
    * the rest, so an answer's size is bounded whatever the events' sizes and the count asked for
    * (an object has 128 MB of memory). Defaults to 4 MiB.
@@ -327,7 +329,7 @@ function changeStream(store: EventStore, body: RequestBody): Promise<StreamChang
 
 /**
  * A read's answer: the events as JSON, each stringified once, until the next would pass
- * `maxBytes` (characters of JSON; the first always goes). `more: true` when the answer ended there,
+ * `maxBytes` (UTF-8 bytes of JSON, as the answer travels; the first always goes). `more: true` when the answer ended there,
  * before the count asked for: the client asks again after its last event. For a client that does
  * not read `more` (`outdated`, the operation's name), an answer that would end there is refused.
  */
@@ -337,7 +339,8 @@ async function readReply(events: AsyncIterable<EventEnvelope>, maxBytes: number,
   let more = false;
   for await (const event of events) {
     const text = JSON.stringify(event);
-    if (parts.length > 0 && size + text.length > maxBytes) {
+    const bytes = utf8Length(text);
+    if (parts.length > 0 && size + bytes > maxBytes) {
       if (outdated !== undefined) {
         throw new ServiceError(
           OBJECT_SERVICE,
@@ -351,7 +354,7 @@ async function readReply(events: AsyncIterable<EventEnvelope>, maxBytes: number,
       break;
     }
     parts.push(text);
-    size += text.length + 1;
+    size += bytes + 1;
   }
   return new Response(`{"ok":true,"value":[${parts.join(",")}]${more ? ',"more":true' : ""}}`, {
     headers: { "content-type": "application/json" },

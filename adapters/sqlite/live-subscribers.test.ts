@@ -180,7 +180,7 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
         fc.integer({ min: 1, max: 40 }),
         async (sizes, maxBatchBytes, batchSize) => {
           const store = new InMemoryEventStore();
-          // What each of the delivery's reads pulled from the store, as messages' lengths.
+          // What each of the delivery's reads pulled from the store, as messages' UTF-8 bytes (as sent).
           const reads: number[][] = [];
           const readAll = store.readAll.bind(store);
           store.readAll = ((options) => {
@@ -188,7 +188,7 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
             reads.push(pulled);
             return (async function* () {
               for await (const event of readAll(options)) {
-                pulled.push(JSON.stringify({ kind: "event", event }).length);
+                pulled.push(new TextEncoder().encode(JSON.stringify({ kind: "event", event })).byteLength);
                 yield event;
               }
             })();

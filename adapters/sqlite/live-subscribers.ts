@@ -6,6 +6,7 @@ import {
   type LiveFilter,
   matchesFilter,
   TooManyLiveClientsError,
+  utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { LIVE_HEARTBEAT, LIVE_PING, parseClientMessage } from "./live-protocol.js";
@@ -31,7 +32,7 @@ export interface LiveSubscribersOptions {
   /** Events read from the store per query while catching a subscriber up. Defaults to 100. */
   readonly batchSize?: number;
   /**
-   * How much one such read holds: its events' messages, in characters of JSON. It ends before the
+   * How much one such read holds: its events' messages, in UTF-8 bytes of JSON (as sent). It ends before the
    * event that would pass this (one larger event goes alone), so a delivery's memory is bounded
    * whatever the events' sizes. Defaults to 4 MiB.
    */
@@ -349,15 +350,16 @@ interface Batch {
   readonly more: boolean;
 }
 
-/** Reads events until the next one's message would pass `maxBytes` characters (the first always comes). */
+/** Reads events until the next one's message would pass `maxBytes` UTF-8 bytes (the first always comes). */
 async function batchOf(read: AsyncIterable<EventEnvelope>, maxBytes: number): Promise<Batch> {
   const events: [EventEnvelope, string][] = [];
   let size = 0;
   for await (const event of read) {
     const message = JSON.stringify({ kind: "event", event });
-    if (events.length > 0 && size + message.length > maxBytes) return { events, more: true };
+    const bytes = utf8Length(message);
+    if (events.length > 0 && size + bytes > maxBytes) return { events, more: true };
     events.push([event, message]);
-    size += message.length;
+    size += bytes;
   }
   return { events, more: false };
 }
