@@ -186,6 +186,47 @@ describe("toJsonSchema", () => {
     expect(toJsonSchema(v.looseObject({}))).toEqual({ type: "object", properties: {} });
   });
 
+  test("a property is required exactly when valibot refuses the object without it (undefinedable takes undefined, not a missing key)", () => {
+    // valibot lets a key be missing only when its schema is optional, exactOptional or nullish, or has a fallback;
+    // a document calling any other property optional offers requests the routes refuse (schemathesis ST202).
+    const validValues = Object.fromEntries(
+      [
+        "plain",
+        "optional",
+        "exactOptional",
+        "nullish",
+        "nullable",
+        "undefinedable",
+        "unknown",
+        "any",
+        "fallback",
+        "pipedOptional",
+      ].map((key) => [key, "text"]),
+    );
+    const properties = {
+      plain: v.string(),
+      optional: v.optional(v.string()),
+      exactOptional: v.exactOptional(v.string()),
+      nullish: v.nullish(v.string()),
+      nullable: v.nullable(v.string()),
+      undefinedable: v.undefinedable(v.string()),
+      unknown: v.unknown(),
+      any: v.any(),
+      fallback: v.fallback(v.string(), "x"),
+      pipedOptional: v.pipe(
+        v.optional(v.string()),
+        v.transform((text) => text ?? ""),
+      ),
+    };
+    const object = v.object(properties);
+    const documented = (toJsonSchema(object).required as string[] | undefined) ?? [];
+    const refusedWithout = Object.keys(properties).filter((key) => {
+      const { [key]: _left, ...rest } = { ...validValues };
+      return !v.safeParse(object, rest).success;
+    });
+    expect(documented).toEqual(refusedWithout);
+  });
+
   test("arrays, tuples, records", () => {
     expect(toJsonSchema(v.pipe(v.array(v.string()), v.minLength(1), v.maxLength(3)))).toEqual({
       type: "array",

@@ -28,10 +28,29 @@ export function toJsonSchema(schema: ValibotSchema): JsonSchema {
   return convert(schema as unknown as Node);
 }
 
-/** Whether a missing property passes this schema (optional, nullish, …): such properties are not `required`. */
+/**
+ * Whether an object takes this property missing: such properties are not `required`. valibot's objects let a key
+ * be missing only when its schema is `optional`, `exactOptional` or `nullish`, or has a fallback; an
+ * `undefinedable` one takes the value `undefined`, which JSON cannot send, but not a missing key.
+ */
 export function acceptsUndefined(schema: { readonly type: string }): boolean {
   const type = schema.type;
-  return type === "optional" || type === "exact_optional" || type === "nullish" || type === "undefinedable";
+  return type === "optional" || type === "exact_optional" || type === "nullish" || hasFallback(schema);
+}
+
+/** Schemas that take `undefined` itself, what the routes validate for a request without a body. */
+const UNDEFINED_TAKEN = new Set(["optional", "nullish", "undefinedable", "unknown", "any", "undefined", "void"]);
+
+/**
+ * Whether a request without a body passes this schema: the routes then validate `undefined`, which
+ * `exactOptional` refuses (it allows a missing key, not an undefined value) and `unknown` takes.
+ */
+export function acceptsMissingBody(schema: { readonly type: string }): boolean {
+  return UNDEFINED_TAKEN.has(schema.type) || hasFallback(schema);
+}
+
+function hasFallback(schema: { readonly type: string }): boolean {
+  return (schema as { readonly fallback?: unknown }).fallback !== undefined;
 }
 
 /** Where a pipe's actions collect, before they are written as keywords. */

@@ -13,7 +13,7 @@ import {
 } from "../../src/index.js";
 import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
 import { eventJsonSchemas } from "./event-schemas.js";
-import { acceptsUndefined, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
+import { acceptsMissingBody, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 
 /** OpenAPI's Info Object: its fields, and extensions (`x-` fields). */
 export interface OpenApiInfo {
@@ -249,7 +249,7 @@ function operation(route: RouteDescription, spec: DocumentSpec, method: "get" | 
   if (route.deprecated === true) op.deprecated = true;
   if (method === "post") {
     op.requestBody = {
-      required: !acceptsUndefined(route.input),
+      required: !acceptsMissingBody(route.input),
       description: `JSON, at most ${spec.bodyLimit} bytes.`,
       content: { "application/json": { schema: toJsonSchema(route.input) } },
     };

@@ -128,9 +128,11 @@ function coercerFor(node: Node): Coerce {
 
 function scalarFor(node: Node): (value: string) => unknown {
   if (node.type === "union") return unionScalar((node.options as Node[]).map(unwrap));
+  // A picklist or enum is a union of its options: picklist([1, "3"]) takes ?p=3 as the text "3".
+  if (isOptionList(node) && hasNumberOption(node)) return unionScalar([node]);
   if (node.type === "number") return toNumber;
   if (node.type === "boolean") return toBoolean;
-  if ((node.type === "literal" && typeof node.literal === "number") || hasNumberOption(node)) return toNumber;
+  if (node.type === "literal" && typeof node.literal === "number") return toNumber;
   if (node.type === "literal" && typeof node.literal === "boolean") return toBoolean;
   return identity;
 }
@@ -174,8 +176,9 @@ function collectKinds(node: Node, kinds: UnionKinds): void {
     case "enum":
       for (const option of Array.isArray(node.options) ? node.options : []) {
         if (typeof option === "string") kinds.texts.add(option);
+        if (typeof option === "number") kinds.number = true;
       }
-      break;
+      return;
     case "literal":
       if (typeof node.literal === "string") kinds.texts.add(node.literal);
       break;
@@ -202,12 +205,12 @@ function list(item: (value: string) => unknown): Coerce {
   return (value) => (typeof value === "string" ? [item(value)] : value.map(item));
 }
 
+function isOptionList(node: Node): boolean {
+  return node.type === "picklist" || node.type === "enum";
+}
+
 function hasNumberOption(node: Node): boolean {
-  return (
-    (node.type === "picklist" || node.type === "enum") &&
-    Array.isArray(node.options) &&
-    node.options.some((option) => typeof option === "number")
-  );
+  return Array.isArray(node.options) && node.options.some((option) => typeof option === "number");
 }
 
 function unwrap(node: Node): Node {
