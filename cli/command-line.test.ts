@@ -287,6 +287,49 @@ describe("an option before the command", () => {
   });
 });
 
+describe("--version and --help before any command", () => {
+  test("refuse an unknown option or an argument after them (exit 2), as every command does", async () => {
+    const cases: [string[], string][] = [
+      [["--version", "--bogus"], "Unknown option '--bogus'"],
+      [["--version", "stats"], 'Unexpected argument "stats"'],
+      [["--version", "--json=yes"], "Option '--json' does not take an argument"],
+      [["--help", "--bogus"], "Unknown option '--bogus'"],
+      [["-h", "stats", "migrate"], 'Unexpected argument "migrate"'],
+    ];
+    for (const [args, message] of cases) {
+      const run = await eventflows(args);
+      expect({ args, ...run, cwd: undefined }).toEqual({
+        args,
+        code: 2,
+        stdout: "",
+        stderr: `eventflows: ${message} (see: eventflows --help)`,
+        cwd: undefined,
+      });
+    }
+  });
+
+  test("still print the version (as JSON with --json) or the usage, exit 0", async () => {
+    const usage = (await eventflows([])).stdout;
+    expect(usage).toStartWith("Usage: eventflows <command> [options]");
+    const version = (await eventflows(["--version"])).stdout;
+    expect(version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(await eventflows(["--version", "--json"])).toMatchObject({
+      code: 0,
+      stdout: JSON.stringify({ version }),
+      stderr: "",
+    });
+    expect(await eventflows(["--version", "--verbose"])).toMatchObject({ code: 0, stdout: version, stderr: "" });
+    for (const args of [["--help"], ["-h"], ["--help", "--verbose"], ["--version", "--help"]]) {
+      expect({ args, ...(await eventflows(args)), cwd: undefined }).toMatchObject({ args, code: 0, stdout: usage });
+    }
+    // As `help stats` does.
+    expect(await eventflows(["--help", "stats"])).toMatchObject({
+      code: 0,
+      stdout: (await eventflows(["help", "stats"])).stdout,
+    });
+  });
+});
+
 describe("help, a command like the others", () => {
   test("help --help, help -h and help help print the usage (exit 0), as --help does for every command", async () => {
     const usage = (await eventflows(["--help"])).stdout;

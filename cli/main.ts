@@ -59,13 +59,23 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
   const flags = commonFlags(args);
   const [name, ...rest] = args;
   try {
-    if (name === undefined || name === "--help" || name === "-h") {
+    if (name === undefined) {
       io.stdout(USAGE);
       return 0;
     }
-    if (name === "--version") {
+    if (name === "--help" || name === "-h" || name === "--version") {
+      // Parsed strictly, as a command's line is: `--version --bogus` or `--version stats` must not pass unnoticed.
+      const { values, positionals } = parseCommand("", args, { version: { type: "boolean" } });
+      const [topic, ...extra] = positionals;
+      // `--help stats` is `help stats`; the version takes no argument.
+      const unexpected = values.help ? extra[0] : topic;
+      if (unexpected !== undefined) throw new CliUsageError(`Unexpected argument "${unexpected}"`);
+      if (values.help) {
+        io.stdout(topic === undefined || topic === "help" ? USAGE : usageOf(topic));
+        return 0;
+      }
       const version = packageVersion();
-      io.stdout(flags.json ? JSON.stringify({ version }) : version);
+      io.stdout(values.json ? JSON.stringify({ version }) : version);
       return 0;
     }
     if (name === "help") {
