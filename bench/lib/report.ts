@@ -299,8 +299,33 @@ export function sideBySide(
   for (const { label, report } of columns) {
     for (const extra of report?.extra ?? []) lines.push("", `On ${label}:`, extra.trimEnd());
   }
-  for (const note of first.notes ?? []) lines.push("", note);
+  lines.push(...noteLines(columns));
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * The notes under a section. A file writes the same notes on each runtime, in the same order, but some
+ * carry that runtime's figures (per-round ratios, overheads in %): a note the runtimes wrote alike is
+ * shown once, one they wrote differently once per runtime, named, so that neither runtime's figures are
+ * lost (RESULTS.md showed only the first runtime's notes, and the docs quote Node's too).
+ */
+function noteLines(columns: readonly { label: string; report: RunReport | undefined }[]): string[] {
+  const lists = columns.flatMap(({ label, report }) =>
+    report === undefined ? [] : [{ label, notes: report.notes ?? [] }],
+  );
+  const lines: string[] = [];
+  const count = Math.max(0, ...lists.map((l) => l.notes.length));
+  for (let i = 0; i < count; i++) {
+    const texts = lists.map((l) => l.notes[i]);
+    if (lists.length === 1 || texts.every((t) => t === texts[0])) {
+      if (texts[0] !== undefined) lines.push("", texts[0]);
+      continue;
+    }
+    lists.forEach(({ label }, j) => {
+      if (texts[j] !== undefined) lines.push("", `On ${label}: ${texts[j]}`);
+    });
+  }
+  return lines;
 }
 
 function loadText(report: RunReport): string {
