@@ -95,7 +95,7 @@ const builders: Record<string, OptionBuilder> = {
   },
   tableLayout: { keys: LAYOUT, build: (extra) => tableLayout({ tableName: "events", ...extra }) },
   sharedTableTenantStores: {
-    keys: [...AWS, "tableName", "partitionKey", "sortKey", "client", "eventStore", "snapshotStore"],
+    keys: [...AWS, "tableName", "partitionKey", "sortKey", "client", "personalData", "eventStore", "snapshotStore"],
     build: (extra) => sharedTableTenantStores({ ...table, ...extra }),
   },
   "sharedTableTenantStores eventStore": {
@@ -171,6 +171,18 @@ describe("the DynamoDB adapter's option objects refuse keys they do not take", (
         () => sharedTableTenantStores({ ...table, eventStore: { gapTimeoutMS: 5 } } as never),
         ["eventStore.gapTimeoutMS"],
       ],
+      // One personalData for every tenant put their subject keys in one key store: erasing subject 42 in one
+      // tenant erased every tenant's 42. It is given per tenant, as a function, at the top level.
+      [
+        () =>
+          sharedTableTenantStores({
+            ...table,
+            eventStore: { personalData: {} },
+            snapshotStore: { personalData: {} },
+          } as never),
+        ["eventStore.personalData", "snapshotStore.personalData"],
+      ],
+      [() => sharedTableTenantStores({ ...table, personalData: {} } as never), ["personalData"]],
       [
         () =>
           dynamoDbTenantStatement({

@@ -8,7 +8,7 @@
  * test/tenancy/isolation.int.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ulid } from "../../src/index.js";
+import { personalData, ulid } from "../../src/index.js";
 import {
   eventStoreContract,
   registerContract,
@@ -237,6 +237,67 @@ describe("one table, a key prefix per tenant", () => {
     // Every case fails: events, feed and subscriptions, and snapshots and checkpoints (keyed by stream and id).
     expect(failed).toEqual(suite.cases.map((c) => c.name));
   }, 120_000);
+
+  test("personal data per tenant: each tenant's subject keys sit under its prefix, and one tenant's erasure of a subject id leaves another's", async () => {
+    const client = createDynamoDbClient(local);
+    const masterKey = (await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+      "encrypt",
+      "decrypt",
+    ])) as CryptoKey;
+    const keyStores = new Map<string, DynamoDbSubjectKeyStore>();
+    const stores = sharedTableTenantStores({
+      ...local,
+      client,
+      tableName,
+      personalData: (tenant) => {
+        const keys = new DynamoDbSubjectKeyStore({ ...local, client, tableName, tenant, masterKey });
+        keyStores.set(tenant, keys);
+        return personalData({
+          keys,
+          events: { Registered: { fields: ["email"], subject: (e) => String((e.data as { id: string }).id) } },
+          snapshots: { Customer: { fields: ["email"], subject: (s) => s.streamId.slice("Customer-".length) } },
+        });
+      },
+    });
+    const suffix = ulid().toLowerCase();
+    const tenants = [`pd-a-${suffix}`, `pd-b-${suffix}`];
+    for (const tenant of tenants) {
+      const { eventStore, snapshotStore } = stores(tenant);
+      await eventStore.appendToStream("Customer-42", [
+        { type: "Registered", data: { id: "42", email: `${tenant}@x` } },
+      ]);
+      await snapshotStore.save({ streamId: "Customer-42", version: 1, state: { email: `${tenant}@x` } });
+    }
+    // The first tenant's erasure request for its customer 42.
+    await keyStores.get(tenants[0] as string)?.delete("42");
+
+    const seen = [];
+    for (const tenant of tenants) {
+      const { eventStore, snapshotStore } = stores(tenant);
+      for await (const event of eventStore.readStream("Customer-42")) seen.push(event.data);
+      seen.push((await snapshotStore.load("Customer-42"))?.state);
+    }
+    expect(seen).toEqual([
+      { id: "42", email: null },
+      { email: null },
+      { id: "42", email: `${tenants[1]}@x` },
+      { email: `${tenants[1]}@x` },
+    ]);
+    // Each tenant's key item is under its own prefix: the erased one a tombstone, the other's a wrapped key.
+    const keyItems = [];
+    for (const tenant of tenants) {
+      const found: { Item?: Record<string, unknown> } = await client.send("GetItem", {
+        TableName: tableName,
+        ConsistentRead: true,
+        Key: { pk: { S: `${tenant}#\u001feventflows:subject-key:42` }, sk: { N: "0" } },
+      });
+      keyItems.push(Object.keys(found.Item ?? {}).sort());
+    }
+    expect(keyItems).toEqual([
+      ["erased", "pk", "sk"],
+      ["pk", "sk", "wk"],
+    ]);
+  }, 60_000);
 });
 
 describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants' sagas share", () => {
