@@ -98,8 +98,11 @@ export const MetricName = {
   sagaTimeoutLateness: SAGA_TIMEOUT_LATENESS,
 } as const;
 
-/** Where an error was counted (the `eventflows.operation` label of `eventflows.errors`). */
-export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "load" | "projection" | "saga";
+/**
+ * Where an error was counted (the `eventflows.operation` label of `eventflows.errors`): only values a
+ * site records and docs/core/metrics-and-health.md lists (test/docs/metrics-page.test.ts holds them together).
+ */
+export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "projection" | "saga";
 
 export interface MetricsSettings {
   /** False turns every metric of the library off, whatever provider is registered. Defaults to true. */
