@@ -155,12 +155,12 @@ function settingsIssues(settings: unknown): Issue[] {
   const issues: Issue[] = [];
   for (const key of ["enabled", "tenantLabel"]) {
     if (given[key] !== undefined && typeof given[key] !== "boolean") {
-      issues.push({ path: [key], message: `${key} must be a boolean` });
+      issues.push({ path: [key], message: "must be a boolean" });
     }
   }
   const provider = given.meterProvider as { getMeter?: unknown } | null | undefined;
   if (provider !== undefined && (typeof provider !== "object" || typeof provider?.getMeter !== "function")) {
-    issues.push({ path: ["meterProvider"], message: "meterProvider must be a MeterProvider (with getMeter)" });
+    issues.push({ path: ["meterProvider"], message: "must be a MeterProvider (with getMeter)" });
   }
   return issues;
 }
@@ -443,8 +443,8 @@ export function countConsumed(consumer: string, event: EventEnvelope, failure?: 
   // provider is registered in production).
   if (typeof consumer !== "string" || typeof event?.type !== "string") {
     throw new ValidationError("Invalid consumed event", [
-      ...(typeof consumer === "string" ? [] : [{ path: ["consumer"], message: "consumer must be a string" }]),
-      ...(typeof event?.type === "string" ? [] : [{ path: ["event"], message: "event must be an event envelope" }]),
+      ...(typeof consumer === "string" ? [] : [{ path: ["consumer"], message: "must be a string" }]),
+      ...(typeof event?.type === "string" ? [] : [{ path: ["event"], message: "must be an event envelope" }]),
     ]);
   }
   const counter = instrument(consumed);
