@@ -496,6 +496,7 @@ export {
   configureMetrics,
   countConsumed,
   countError,
+  countUnhandled,
   type Failure as MetricFailure,
   MAX_LABEL_VALUES,
   METER_NAME,

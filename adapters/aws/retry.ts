@@ -120,7 +120,7 @@ export class RetryBudget {
  */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   try {
-    assertDelayMs(ms, "ms");
+    assertDelayMs(ms, "ms", "Invalid sleep arguments");
     const listens = (signal as { addEventListener?: unknown; removeEventListener?: unknown } | null)?.addEventListener;
     if (signal !== undefined && (typeof listens !== "function" || typeof signal?.removeEventListener !== "function")) {
       throw new ValidationError("Invalid signal", [{ path: ["signal"], message: "must be an AbortSignal" }]);

@@ -383,7 +383,7 @@ class Reader extends MetricReader {
 }
 
 describe("SqsEventConsumer metrics", () => {
-  test("each handled event counts as consumed by sqs; failures and undecodable messages count as errors by code", async () => {
+  test("each handled event counts as consumed by sqs, one no handler takes as unhandled; failures and undecodable messages count as errors by code", async () => {
     const reader = new Reader();
     configureMetrics({ enabled: true, meterProvider: new MeterProvider({ readers: [reader] }) });
     try {
@@ -396,10 +396,15 @@ describe("SqsEventConsumer metrics", () => {
           },
         },
       });
+      const placed = message(testEnvelope("Placed", "Order-1"));
       await consumer.consume([
-        message(testEnvelope("Placed", "Order-1")),
+        placed,
         message(testEnvelope("Broken", "Order-2")),
         { messageId: "garbage", body: "{" },
+        // No handler takes it: acknowledged, and counted as `unhandled` (it was counted `ok`, as if handled).
+        message(testEnvelope("Unknown", "Order-3")),
+        // Redelivered: acknowledged without running handlers, and not counted again.
+        placed,
       ]);
       const points = (await reader.collect()).resourceMetrics.scopeMetrics
         .flatMap((scope) => scope.metrics)
@@ -408,6 +413,7 @@ describe("SqsEventConsumer metrics", () => {
       expect(consumed.map((point) => [point.attributes, point.value])).toEqual([
         [{ "eventflows.event.type": "Placed", "eventflows.consumer": "sqs", "eventflows.outcome": "ok" }, 1],
         [{ "eventflows.event.type": "Broken", "eventflows.consumer": "sqs", "eventflows.outcome": "error" }, 1],
+        [{ "eventflows.event.type": "Unknown", "eventflows.consumer": "sqs", "eventflows.outcome": "unhandled" }, 1],
       ]);
       const errors = points.filter((point) => point.name === MetricName.errors);
       expect(errors.map((point) => point.value).reduce((a, b) => (a as number) + (b as number), 0)).toBe(2);

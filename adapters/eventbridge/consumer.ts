@@ -5,6 +5,7 @@ import {
   consumerParent,
   countConsumed,
   countError,
+  countUnhandled,
   type DedupStore,
   EventBus,
   type EventEnvelope,
@@ -194,9 +195,14 @@ export class SqsEventConsumer {
             ? await this.#handle(current)
             : await processEvent(tracer, current, "aws_sqs", undefined, () => this.#handle(current));
         await this.#dedup?.add(dedupId);
-        if (taken) handled++;
-        else unhandled++;
-        countConsumed("sqs", event);
+        // Acknowledged either way; an event no handler took is counted apart, not as handled.
+        if (taken) {
+          handled++;
+          countConsumed("sqs", event);
+        } else {
+          unhandled++;
+          countUnhandled("sqs", event);
+        }
       } catch (error) {
         if (event === undefined) countError("consume", error);
         else countConsumed("sqs", event, { error });

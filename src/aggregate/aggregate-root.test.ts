@@ -192,6 +192,33 @@ describe("AggregateRoot", () => {
     expect(snapshot.state.value).toBe(9);
   });
 
+  // It returned the state with the uncommitted events' effect under persistedVersion: restored and replayed
+  // from there once those events were saved, the snapshot applied them twice (a value of 11 for 10 here).
+  test("toSnapshot refuses while events are uncommitted, and takes the state at persistedVersion once they are saved", () => {
+    const counter = new Counter("1").rehydrate([envelope(1, "Incremented", { by: 9 })]);
+    counter.increment(1);
+    let refused: unknown;
+    try {
+      counter.toSnapshot();
+    } catch (error) {
+      refused = error;
+    }
+    expect(isValidationError(refused)).toBe(true);
+    expect((refused as ValidationError).issues).toEqual([
+      {
+        path: [],
+        message:
+          "1 uncommitted event(s) are in the state but not in persistedVersion (1): save them (markCommitted) before taking a snapshot",
+      },
+    ]);
+    expect([counter.hasChanges, counter.version, counter.value]).toEqual([true, 2, 10]);
+    counter.markCommitted(2);
+    const snapshot = counter.toSnapshot();
+    expect(snapshot).toEqual({ version: 2, state: { value: 10, resets: 0 } });
+    const restored = new Counter("1").restoreSnapshot(snapshot).rehydrate([]);
+    expect([restored.value, restored.persistedVersion]).toEqual([10, 2]);
+  });
+
   test("a state structuredClone cannot copy is a ValidationError from toSnapshot and restoreSnapshot", () => {
     class Holder extends AggregateRoot<{ format: unknown }, CounterEvent> {
       constructor(id: string) {

@@ -274,11 +274,21 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * The state (a `structuredClone` of it) at `persistedVersion`. Snapshots carry plain data: an
    * aggregate whose state holds class instances (value objects) overrides this and `restoreSnapshot`
    * to convert them.
+   * @throws {ValidationError} while events are uncommitted: their effect is in the state but not in
+   * `persistedVersion`, and a snapshot of it would apply them twice once they are saved and replayed.
    * @throws {ValidationError} naming where the state holds something a copy would not keep: a class
    * instance (it would come back a plain object, without its methods), a function, a symbol.
    */
   toSnapshot(): AggregateSnapshot<State> {
     this.#assertUsable();
+    if (this.#uncommitted.length > 0) {
+      throw new ValidationError("Invalid snapshot", [
+        {
+          path: [],
+          message: `${this.#uncommitted.length} uncommitted event(s) are in the state but not in persistedVersion (${this.#persistedVersion}): save them (markCommitted) before taking a snapshot`,
+        },
+      ]);
+    }
     return { version: this.#persistedVersion, state: cloneState(this.state) };
   }
 

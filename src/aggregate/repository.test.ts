@@ -227,7 +227,11 @@ describe("AggregateRepository", () => {
     for (const bad of [-1, Number.NaN, "10", 2 ** 31]) {
       await expect(
         repository.update("slow", (account) => account.deposit(1), { baseDelayMs: bad as number }),
-      ).rejects.toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["baseDelayMs"] }] });
+      ).rejects.toMatchObject({
+        code: "VALIDATION_FAILED",
+        message: expect.stringMatching(/^Invalid update options: baseDelayMs: must be a number of milliseconds/),
+        issues: [{ path: ["baseDelayMs"] }],
+      });
     }
     expect((await repository.load("slow")).balance).toBe(7);
   });

@@ -26,7 +26,10 @@ describe("delay options are validated with typed errors", () => {
           thrown = error;
         }
         expect(isValidationError(thrown)).toBe(true);
-        expect((thrown as Error).message).toContain(`${option}: must be a number of milliseconds from 0 to 2147483647`);
+        // Titled as every other subscription option is, not "Invalid pollIntervalMs: pollIntervalMs: …".
+        expect((thrown as Error).message).toStartWith(
+          `Invalid subscription: ${option}: must be a number of milliseconds from 0 to 2147483647`,
+        );
       }),
     );
   });
@@ -34,12 +37,15 @@ describe("delay options are validated with typed errors", () => {
   test("retryOnConcurrency refuses a bad baseDelayMs or maxAttempts (property)", () => {
     fc.assert(
       fc.property(badDelay, (value) => {
+        // The title maxAttempts' error has: it was "Invalid baseDelayMs: baseDelayMs: …".
         expect(() => retryOnConcurrency({ baseDelayMs: value as number })).toThrow(
-          "baseDelayMs: must be a number of milliseconds",
+          /^Invalid retry options: baseDelayMs: must be a number of milliseconds/,
         );
       }),
     );
-    expect(() => retryOnConcurrency({ maxAttempts: 0 })).toThrow("maxAttempts: must be a positive integer, got 0");
+    expect(() => retryOnConcurrency({ maxAttempts: 0 })).toThrow(
+      "Invalid retry options: maxAttempts: must be a positive integer, got 0",
+    );
   });
 
   test("a handler or onError that is not a function is refused", () => {

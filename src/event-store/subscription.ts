@@ -112,9 +112,9 @@ export function startSubscription(
   const batchSize = options.batchSize ?? 100;
   assertPositiveInteger(batchSize, "batchSize");
   const pollIntervalMs = options.pollIntervalMs === undefined ? 500 : options.pollIntervalMs;
-  assertDelayMs(pollIntervalMs, "pollIntervalMs");
+  assertDelayMs(pollIntervalMs, "pollIntervalMs", "Invalid subscription");
   const retryDelayMs = options.retryDelayMs === undefined ? 1000 : options.retryDelayMs;
-  assertDelayMs(retryDelayMs, "retryDelayMs");
+  assertDelayMs(retryDelayMs, "retryDelayMs", "Invalid subscription");
   assertFunction(options.onError, "onError", "subscription", false);
   if (options.name !== undefined && (typeof options.name !== "string" || options.name.length === 0)) {
     throw new ValidationError("Invalid subscription", [

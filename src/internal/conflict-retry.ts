@@ -21,7 +21,7 @@ export const DEFAULT_CONFLICT_RETRY: ConflictRetry = { maxAttempts: 6, baseDelay
 /**
  * The options checked, defaults filled in: `maxAttempts` a positive integer, `baseDelayMs` a number
  * of milliseconds `setTimeout` honours. Absent means the default; anything else that is wrong is refused.
- * @throws {ValidationError} "Invalid `what`" naming maxAttempts, or "Invalid baseDelayMs".
+ * @throws {ValidationError} "Invalid `what`" naming maxAttempts or baseDelayMs.
  */
 export function conflictRetry(
   options: { readonly maxAttempts?: unknown; readonly baseDelayMs?: unknown },
@@ -38,7 +38,7 @@ export function conflictRetry(
       { path: ["maxAttempts"], message: `must be a positive integer, got ${kindOf(maxAttempts)}` },
     ]);
   }
-  assertDelayMs(baseDelayMs, "baseDelayMs");
+  assertDelayMs(baseDelayMs, "baseDelayMs", `Invalid ${what}`);
   return { maxAttempts, baseDelayMs };
 }
 

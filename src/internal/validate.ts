@@ -78,10 +78,15 @@ export function assertPositiveInteger(value: unknown, what: string): asserts val
 /** The longest delay `setTimeout` honours; a longer one fires at once on every runtime. */
 export const MAX_DELAY_MS = 2_147_483_647;
 
-/** A wait in milliseconds: a finite number from 0 to {@link MAX_DELAY_MS}. */
-export function assertDelayMs(value: unknown, what: string): asserts value is number {
+/**
+ * A wait in milliseconds: a finite number from 0 to {@link MAX_DELAY_MS}. `what` is the option's name
+ * (the issue's path), `title` what it belongs to (`"Invalid retry options"`).
+ */
+export function assertDelayMs(value: unknown, what: string, title = "Invalid options"): asserts value is number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > MAX_DELAY_MS) {
-    throw new ValidationError(`Invalid ${what}`, [
+    // Titled by what the option belongs to, as its other options' errors are ("Invalid retry options:
+    // baseDelayMs: …"): titled by the option itself, the message said it twice ("Invalid baseDelayMs: baseDelayMs: …").
+    throw new ValidationError(title, [
       { path: [what], message: `must be a number of milliseconds from 0 to ${MAX_DELAY_MS}, got ${kindOf(value)}` },
     ]);
   }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { jsonLogger, redactedCause, redactText } from "../index.js";
+import { jsonLogger, redactedCause, redactText, ValidationError } from "../index.js";
 
 // A secret as someone may write it by hand: it opens with letters (not a port's digits), ends with a letter or
 // digit, and holds what a URL or a config line does not encode in between.
@@ -89,11 +89,57 @@ describe("redactText", () => {
     const kept = [
       "Invalid command: password: Invalid length: Expected >=12 but received 3",
       "Invalid options: token: must be a string",
+      "Invalid options: token: token must be a string",
+      "Invalid options: token: token: must be a string",
       "GET http://api.internal:8080/users/@me failed",
       "postgres://db.internal:5432 refused the connection for ops@example.com",
       "https://example.com/docs?q=a:b@c#top",
     ];
     for (const text of kept) expect(redactText(text)).toBe(text);
+  });
+
+  // A JWT after a credential word and a blank (`token eyJ…`) matched no rule: no `=`, no colon, no scheme.
+  test("property: a JSON Web Token is masked anywhere in text, whatever stands before it", () => {
+    const part = fc.stringMatching(/^[A-Za-z0-9_-]{1,40}$/);
+    fc.assert(
+      fc.property(
+        fc.constantFrom("token ", "id_token is ", "sent ", "", "(", "?jwt=", "refresh token\t", '["'),
+        part,
+        part,
+        fc.constantFrom("", "c2lnbmF0dXJl", "S-i_g"),
+        fc.constantFrom("", " to the API", ".", ")", '"]', ", retry"),
+        (before, header, payload, signature, after) => {
+          const jwt = `eyJ${header}.${payload}.${signature}`;
+          expect(redactText(`${before}${jwt}${after}`)).toBe(`${before}[redacted]${after}`);
+          expect(logged(`${before}${jwt}${after}`)).not.toContain(jwt);
+        },
+      ),
+    );
+  });
+
+  test("an encrypted JWT's five parts are masked whole; a word merely starting `eyJ` is kept", () => {
+    expect(redactText("got eyJhbGciOiJkaXIifQ..aXY.Y2lwaGVy.dGFn back")).toBe("got [redacted] back");
+    const kept = ["eyJ alone", "see eyJhbGciOiJIUzI1NiJ9 and a.b.c", "keyJa.b.c", "eyJa.b"];
+    for (const text of kept) expect(redactText(text)).toBe(text);
+  });
+
+  // `token: token: x`: the first key's value ran on in words (`token: x`), so the pair inside it, whose
+  // value stands alone, was passed over with it and `x` written as it was.
+  test("property: an issue whose message is itself a credential key and a value standing alone is masked", () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom("token", "password", "apiKey", "client_secret"),
+        fc.stringMatching(/^[A-Za-z0-9]{6,30}$/),
+        fc.constantFrom(": ", " : ", ":"),
+        (key, secret, colon) => {
+          const error = new ValidationError("Invalid options", [{ path: [key], message: `${key}${colon}${secret}` }]);
+          // Without a blank, `token:x` is one word standing alone: the first key's value, masked whole.
+          const masked = colon === ":" ? "[redacted]" : `${key}${colon}[redacted]`;
+          expect(redactText(error.message)).toBe(`Invalid options: ${key}: ${masked}`);
+          expect(logged(error.message)).not.toContain(secret);
+        },
+      ),
+    );
   });
 
   test("a long word of keys, separators or URL starts is read in linear time, not once per key", () => {
@@ -103,6 +149,14 @@ describe("redactText", () => {
       `password: a${",;".repeat(500_000)}b and more`,
       `${"x://u:p#".repeat(100_000)} and more`,
       `${"-----BEGIN A B ".repeat(100_000)}C-PRIVATE KEY----- and more`,
+      // 100,000 characters and more each: JWT starts with no dots, or with one dot and no second.
+      `${"eyJ".repeat(34_000)} and more`,
+      `eyJa.${"b".repeat(100_000)} and more`,
+      `${"eyJ.".repeat(25_000)} and more`,
+      `${"eyJa.b ".repeat(15_000)}and more`,
+      // A chain of keys each the value of the one before (`token: token: …`), ending in words that run on.
+      `${"token: ".repeat(15_000)}x and more`,
+      `${"token:token: ".repeat(8_000)}x and more`,
     ];
     for (const text of words) expect(redactText(text)).toBe(text);
     const unclosed = "-----BEGIN PRIVATE KEY-----\n".repeat(100_000);

@@ -91,6 +91,14 @@ const NO_NAMES: ReadonlySet<string> = new Set();
 // and public keys are not secrets and are kept whole. The body is matched lazily up to the END line: a
 // text of many BEGIN lines and no END is consumed by the first, read once.
 const PRIVATE_KEY = /(-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY)-----)[\s\S]*?(?=-----END \2-----|$)/g;
+// A JSON Web Token wherever it stands (`token eyJ…`, `id_token is eyJ…`: no `=`, colon or scheme before it):
+// base64url parts joined by dots, the first a JSON object's (`{"` encodes as `eyJ`), three of them (a signed
+// token, its payload or signature possibly empty) or five (an encrypted one). A token starts only where a run
+// of base64url characters starts, so each run is tried once; the dots bound every part, so no part is
+// re-read past the next dot.
+const JWT = /(?<![\w-])eyJ[\w-]+\.[\w-]*\.[\w-]*(?:\.[\w-]+){0,2}/g;
+// After a word that ran on (see redactColonPairs): a colon ahead, so the word ends in a key of its own.
+const COLON_AHEAD = /[ \t]*:/y;
 
 export function normalizeFieldName(name: string): string {
   return name.toLowerCase().replace(/[-_]/g, "");
@@ -103,7 +111,8 @@ export function redactText(text: string): string {
     .replace(BEARER, `$1 ${REDACTED}`)
     .replace(SIGV4, `$1=${REDACTED}`)
     .replace(HEADER, `$1$2${REDACTED}`);
-  const paired = masked.includes("=") ? redactPairs(masked) : masked;
+  const tokenless = masked.includes("eyJ") ? masked.replace(JWT, REDACTED) : masked;
+  const paired = tokenless.includes("=") ? redactPairs(tokenless) : tokenless;
   return paired.includes(":") ? redactColonPairs(paired) : paired;
 }
 
@@ -156,8 +165,9 @@ function redactColonPairs(text: string): string {
       STANDS_ALONE.lastIndex = end;
       if (bare === LINE_VALUE && !STANDS_ALONE.test(text)) {
         // Words run on: an issue's message. A key inside this word would end where it does and is passed
-        // over with it, so that a word of many `key:` is read once, not once per key.
-        COLON_KEY.lastIndex = end;
+        // over with it, so that a word of many `key:` is read once, not once per key; all but the key the
+        // word ends in, whose own value comes next (`token: token: x`).
+        COLON_KEY.lastIndex = lastKeyStart(text, at, end);
         continue;
       }
     }
@@ -168,6 +178,22 @@ function redactColonPairs(text: string): string {
   }
   return from === 0 ? text : out + text.slice(from);
 }
+
+/**
+ * Where the key a word ends in starts, when a colon follows it (`token:` in `token: token: x`, the message
+ * of an issue at `token` that names its path again), so that its pair is judged; else `end`, past the word.
+ * Only that last key is read again, backwards: a word of many keys is still read a bounded number of times.
+ */
+function lastKeyStart(text: string, at: number, end: number): number {
+  const keyEnd = text[end - 1] === ":" ? end - 1 : end;
+  COLON_AHEAD.lastIndex = keyEnd;
+  if (!COLON_AHEAD.test(text)) return end;
+  let start = keyEnd;
+  while (start > at && KEY_CHAR.test(text[start - 1] as string)) start--;
+  return start < keyEnd ? start : end;
+}
+
+const KEY_CHAR = /[\w-]/;
 
 /** Masks the value of every key=value pair whose key names a credential (see KEY). */
 function redactPairs(text: string): string {

@@ -317,8 +317,8 @@ describe("bus options", () => {
       }
       expect(thrown).toBeInstanceOf(ValidationError);
       expect((thrown as ValidationError).issues).toEqual([
-        { path: ["trackExecutions"], message: 'trackExecutions must be a boolean, got "no"' },
-        { path: ["telemetry"], message: "telemetry must be a boolean, got 0" },
+        { path: ["trackExecutions"], message: 'must be a boolean, got "no"' },
+        { path: ["telemetry"], message: "must be a boolean, got 0" },
         { path: ["onError"], message: 'must be a function, got "log"' },
       ]);
     }

@@ -550,7 +550,7 @@ function assertBusOptions(options: MessageBusOptions): void {
   const issues: Issue[] = unknownKeyIssues(options, BUS_OPTIONS);
   for (const key of ["trackExecutions", "telemetry"] as const) {
     if (options[key] !== undefined && typeof options[key] !== "boolean") {
-      issues.push({ path: [key], message: `${key} must be a boolean, got ${kindOf(options[key])}` });
+      issues.push({ path: [key], message: `must be a boolean, got ${kindOf(options[key])}` });
     }
   }
   issues.push(...functionIssues(options.onError, "onError"));
@@ -562,7 +562,7 @@ function timingSample(option: boolean | number | undefined): number {
   if (typeof option === "boolean") return option ? 1 : 0;
   if (!Number.isSafeInteger(option) || option < 1) {
     throw new ValidationError("Invalid bus options", [
-      { path: ["timeExecutions"], message: "timeExecutions must be true, false or a whole number of at least 1" },
+      { path: ["timeExecutions"], message: "must be true, false or a whole number of at least 1" },
     ]);
   }
   return option;

@@ -342,7 +342,7 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     // Before, "5" passed the range check by coercion and reached setTimeout as a string.
     for (const retryDelayMs of ["5", "0", Number.NaN, -1, 60_001, null, true]) {
       expect(() => new SagaRuntime({ ...good, retryDelayMs: retryDelayMs as never })).toThrow(
-        /retryDelayMs: retryDelayMs must be a number from 0 to 60000/,
+        /^Invalid saga runtime options: retryDelayMs: must be a number from 0 to 60000/,
       );
     }
     for (const retryDelayMs of [0, 2.5, 60_000]) expect(new SagaRuntime({ ...good, retryDelayMs })).toBeDefined();
@@ -352,7 +352,7 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     const good = { store: new InMemorySagaStore(), commands: recordingBus().bus, sagas: [orderSaga] };
     for (const telemetry of ["false", 0, null, "off"]) {
       expect(() => new SagaRuntime({ ...good, telemetry: telemetry as never })).toThrow(
-        /telemetry: telemetry must be a boolean/,
+        /^Invalid saga runtime options: telemetry: must be a boolean/,
       );
     }
     for (const telemetry of [true, false, undefined]) expect(new SagaRuntime({ ...good, telemetry })).toBeDefined();

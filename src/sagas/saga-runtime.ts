@@ -191,7 +191,7 @@ export class SagaRuntime {
     ) {
       issues.push({
         path: ["retryDelayMs"],
-        message: `retryDelayMs must be a number from 0 to 60000, got ${kindOf(retryDelayMs)}`,
+        message: `must be a number from 0 to 60000, got ${kindOf(retryDelayMs)}`,
       });
     }
     if (issues.length > 0) throw new ValidationError("Invalid saga runtime options", issues);
@@ -274,7 +274,7 @@ export class SagaRuntime {
   attach(bus: EventBus): Unsubscribe {
     if (typeof (bus as Partial<EventBus> | null)?.subscribe !== "function") {
       throw new ValidationError("Invalid saga bus", [
-        { path: ["bus"], message: `bus must be an EventBus, got ${kindOf(bus)}` },
+        { path: ["bus"], message: `must be an EventBus, got ${kindOf(bus)}` },
       ]);
     }
     return bus.subscribe({ type: this.eventTypes }, (event) => this.handle(event).then(() => undefined), {
@@ -291,11 +291,11 @@ export class SagaRuntime {
     // Checked before any read: from JavaScript, a missing store or checkpoint store was a TypeError.
     const issues = objectIssues(options, "options", true);
     if (typeof (store as Partial<EventStore> | null)?.subscribeToAll !== "function") {
-      issues.push({ path: ["store"], message: `store must be an EventStore, got ${kindOf(store)}` });
+      issues.push({ path: ["store"], message: `must be an EventStore, got ${kindOf(store)}` });
     }
     const given = (options as Partial<SubscribeSagasOptions> | null)?.checkpoints;
     if (issues.length === 0 && (typeof given?.load !== "function" || typeof given.store !== "function")) {
-      issues.push({ path: ["checkpoints"], message: `checkpoints must be a CheckpointStore, got ${kindOf(given)}` });
+      issues.push({ path: ["checkpoints"], message: `must be a CheckpointStore, got ${kindOf(given)}` });
     }
     if (issues.length > 0) throw new ValidationError("Invalid saga subscription", issues);
     const id = options.checkpointId ?? "sagas";
@@ -853,15 +853,15 @@ function runtimePartIssues(options: SagaRuntimeOptions): Issue[] {
   const issues: Issue[] = [];
   const store = options.store as Partial<SagaStore> | undefined;
   if (typeof store?.commit !== "function" || typeof store.load !== "function") {
-    issues.push({ path: ["store"], message: `store must be a SagaStore, got ${kindOf(options.store)}` });
+    issues.push({ path: ["store"], message: `must be a SagaStore, got ${kindOf(options.store)}` });
   }
   if (typeof options.commands?.execute !== "function") {
-    issues.push({ path: ["commands"], message: "commands must have an execute(type, payload) method (a CommandBus)" });
+    issues.push({ path: ["commands"], message: "must have an execute(type, payload) method (a CommandBus)" });
   }
   if (!Array.isArray(options.sagas)) {
     issues.push({
       path: ["sagas"],
-      message: `sagas must be an array of defineSaga() results, got ${kindOf(options.sagas)}`,
+      message: `must be an array of defineSaga() results, got ${kindOf(options.sagas)}`,
     });
   } else if (options.sagas.some((saga) => typeof saga?.name !== "string" || !(saga.types instanceof Set))) {
     issues.push({ path: ["sagas"], message: "each saga must be what defineSaga() returns" });
@@ -871,7 +871,7 @@ function runtimePartIssues(options: SagaRuntimeOptions): Issue[] {
   if (options.owner !== undefined) issues.push(...nameIssues(options.owner, "owner", MAX_SAGA_KEY_LENGTH, ["owner"]));
   // As the event store's own `telemetry` is checked: "false" (a string) left the spans on unnoticed.
   if (options.telemetry !== undefined && typeof options.telemetry !== "boolean") {
-    issues.push({ path: ["telemetry"], message: `telemetry must be a boolean, got ${kindOf(options.telemetry)}` });
+    issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(options.telemetry)}` });
   }
   return issues;
 }

@@ -51,14 +51,12 @@ export function configureTelemetry(config?: TelemetryConfig): void {
     if (value === undefined || value === false) continue;
     if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
       throw new ValidationError("Invalid telemetry options", [
-        { path: [key], message: `${key} must be a non-negative number of milliseconds or false` },
+        { path: [key], message: "must be a non-negative number of milliseconds or false" },
       ]);
     }
   }
   if (config.tracing !== undefined && typeof config.tracing !== "boolean") {
-    throw new ValidationError("Invalid telemetry options", [
-      { path: ["tracing"], message: "tracing must be a boolean" },
-    ]);
+    throw new ValidationError("Invalid telemetry options", [{ path: ["tracing"], message: "must be a boolean" }]);
   }
   current = {
     tracing: config.tracing ?? current.tracing,

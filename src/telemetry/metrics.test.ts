@@ -438,6 +438,13 @@ describe("metrics through the OpenTelemetry API", () => {
     expect(refused({ tenantLabel: 1 })).toEqual(["tenantLabel"]);
     expect(refused({ meterProvider: {} })).toEqual(["meterProvider"]);
     expect(refused({ meterProvider: null })).toEqual(["meterProvider"]);
+    // Each issue after its path, as the library words them: not "enabled: enabled must be a boolean".
+    expect(() => configure({ enabled: "false", meterProvider: {} })).toThrow(
+      "Invalid metrics settings: enabled: must be a boolean; meterProvider: must be a MeterProvider (with getMeter)",
+    );
+    expect(() => countConsumed(1 as never, {} as never)).toThrow(
+      "Invalid consumed event: consumer: must be a string; event: must be an event envelope",
+    );
     // The refused provider was not taken: an append still commits and returns (it threw a TypeError once committed).
     const store = new InMemoryEventStore();
     const result = await store.appendToStream("S-1", [{ type: "A", data: {} }]);

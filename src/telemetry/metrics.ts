@@ -98,8 +98,11 @@ export const MetricName = {
   sagaTimeoutLateness: SAGA_TIMEOUT_LATENESS,
 } as const;
 
-/** Where an error was counted (the `eventflows.operation` label of `eventflows.errors`). */
-export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "load" | "projection" | "saga";
+/**
+ * Where an error was counted (the `eventflows.operation` label of `eventflows.errors`): only values a
+ * site records and docs/core/metrics-and-health.md lists (test/docs/metrics-page.test.ts holds them together).
+ */
+export type MetricOperation = "command" | "query" | "append" | "publish" | "consume" | "projection" | "saga";
 
 export interface MetricsSettings {
   /** False turns every metric of the library off, whatever provider is registered. Defaults to true. */
@@ -152,12 +155,12 @@ function settingsIssues(settings: unknown): Issue[] {
   const issues: Issue[] = [];
   for (const key of ["enabled", "tenantLabel"]) {
     if (given[key] !== undefined && typeof given[key] !== "boolean") {
-      issues.push({ path: [key], message: `${key} must be a boolean` });
+      issues.push({ path: [key], message: "must be a boolean" });
     }
   }
   const provider = given.meterProvider as { getMeter?: unknown } | null | undefined;
   if (provider !== undefined && (typeof provider !== "object" || typeof provider?.getMeter !== "function")) {
-    issues.push({ path: ["meterProvider"], message: "meterProvider must be a MeterProvider (with getMeter)" });
+    issues.push({ path: ["meterProvider"], message: "must be a MeterProvider (with getMeter)" });
   }
   return issues;
 }
@@ -436,14 +439,7 @@ export function countPublished(events: readonly EventEnvelope[], failure?: Failu
  * failure by its code too. Exported for adapters that consume events outside the core's paths.
  */
 export function countConsumed(consumer: string, event: EventEnvelope, failure?: Failure): void {
-  // Checked whether metrics are on or not, so that a wrong call fails in tests too (not a TypeError once a
-  // provider is registered in production).
-  if (typeof consumer !== "string" || typeof event?.type !== "string") {
-    throw new ValidationError("Invalid consumed event", [
-      ...(typeof consumer === "string" ? [] : [{ path: ["consumer"], message: "consumer must be a string" }]),
-      ...(typeof event?.type === "string" ? [] : [{ path: ["event"], message: "event must be an event envelope" }]),
-    ]);
-  }
+  assertConsumed(consumer, event);
   const counter = instrument(consumed);
   if (counter === undefined) return;
   const attributes: Attributes = {
@@ -457,6 +453,39 @@ export function countConsumed(consumer: string, event: EventEnvelope, failure?: 
       [L_ERROR_TYPE]: errorLabel(failure.error),
       [L_OPERATION]: "consume",
     });
+  }
+}
+
+/**
+ * Counts one event a consumer took in but no handler took (outcome `unhandled`): acknowledged, not
+ * failed, and not handled either, so that a routing mistake shows apart from the events handled.
+ * (Apart from countConsumed, so that a bundle that never consumes from a queue leaves it out.)
+ */
+export function countUnhandled(consumer: string, event: EventEnvelope): void {
+  assertConsumed(consumer, event);
+  instrument(consumed)?.add(
+    1,
+    withTenant(
+      {
+        [L_EVENT_TYPE]: boundedLabel(L_EVENT_TYPE, event.type),
+        [L_CONSUMER]: boundedLabel(L_CONSUMER, consumer),
+        [L_OUTCOME]: "unhandled",
+      },
+      tenantOf(event.metadata),
+    ),
+  );
+}
+
+/**
+ * Checked whether metrics are on or not, so that a wrong call fails in tests too (not a TypeError once a
+ * provider is registered in production).
+ */
+function assertConsumed(consumer: string, event: EventEnvelope): void {
+  if (typeof consumer !== "string" || typeof event?.type !== "string") {
+    throw new ValidationError("Invalid consumed event", [
+      ...(typeof consumer === "string" ? [] : [{ path: ["consumer"], message: "must be a string" }]),
+      ...(typeof event?.type === "string" ? [] : [{ path: ["event"], message: "must be an event envelope" }]),
+    ]);
   }
 }
 

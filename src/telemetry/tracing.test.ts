@@ -389,6 +389,15 @@ describe("slow paths", () => {
     ]);
     expect(telemetryConfig()).toMatchObject({ tracing: true, slowStoreCallMs: 250 });
   });
+
+  test("a setting of the wrong kind is named once, by its path (not `tracing: tracing must be …`)", () => {
+    expect(() => configureTelemetry({ tracing: "no" } as never)).toThrow(
+      /^Invalid telemetry options: tracing: must be a boolean$/,
+    );
+    expect(() => configureTelemetry({ slowStoreCallMs: -1 })).toThrow(
+      /^Invalid telemetry options: slowStoreCallMs: must be a non-negative number of milliseconds or false$/,
+    );
+  });
 });
 
 describe("slow snapshot calls", () => {

@@ -69,8 +69,8 @@ export async function eventually(check: () => void | Promise<void>, timeoutMs = 
     ]);
   }
   // A NaN deadline is never reached: a check that keeps failing would retry for ever.
-  assertDelayMs(timeoutMs, "timeoutMs");
-  assertDelayMs(intervalMs, "intervalMs");
+  assertDelayMs(timeoutMs, "timeoutMs", "Invalid eventually arguments");
+  assertDelayMs(intervalMs, "intervalMs", "Invalid eventually arguments");
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

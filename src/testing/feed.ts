@@ -38,7 +38,7 @@ export async function untilReadable(
     });
   }
   if (issues.length > 0) throw new ValidationError("Invalid untilReadable arguments", issues);
-  assertDelayMs(timeoutMs, "timeoutMs");
+  assertDelayMs(timeoutMs, "timeoutMs", "Invalid untilReadable arguments");
   const target =
     typeof position === "number" ? position : Math.max(0, ...position.events.map((e) => e.globalPosition ?? 0));
   const readable = await readablePosition(store, target, Date.now() + timeoutMs);
@@ -56,7 +56,7 @@ export async function untilHeadReadable(store: EventStore, timeoutMs = READABLE_
       { path: ["store"], message: `must be an event store, got ${kindOf(store)}` },
     ]);
   }
-  assertDelayMs(timeoutMs, "timeoutMs");
+  assertDelayMs(timeoutMs, "timeoutMs", "Invalid untilHeadReadable arguments");
   const head = await store.getHeadPosition();
   await untilReadable(store, head, timeoutMs);
   return head;
