@@ -163,7 +163,11 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // private key's body and knows `passphrase` as a credential key (h52-obs), +96; ReplayFailedError's code
 // in the core's ErrorCode list, +14 (a Worker that never replays still carries the list: the guards
 // read it). Past 35.6 KB: the ceiling moves to 35.8 KB.
-const CEILING_GZIP_BYTES = 35.8 * 1024;
+// 36.0 KB (36,657 bytes, 2026-12-06, stop 52): redactText (the AWS error text is masked as logs are)
+// masks a JSON Web Token anywhere and a credential pair inside a run-on issue message (h52-left), +133;
+// delay-option errors titled by what they belong to, +15; the rest, +21. 2 bytes under 35.8 KB: the
+// ceiling moves to 36.0 KB.
+const CEILING_GZIP_BYTES = 36.0 * 1024;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
