@@ -58,6 +58,7 @@ export class SagaTimeoutShards {
   /** Claims up to `limit` due timeouts, free or with a lapsed lease, oldest first per shard. */
   async claim(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
     const now = Math.floor(options.now);
+    const sagas = options.sagas === undefined ? undefined : new Set(options.sagas);
     const claimed: SagaTimeout[] = [];
     for (let shard = 0; shard < this.shards && claimed.length < options.limit; shard++) {
       let start: unknown;
@@ -87,7 +88,11 @@ export class SagaTimeoutShards {
           { pageTrail },
         );
         start = page.LastEvaluatedKey;
-        const candidates = page.Items ?? [];
+        // Another deployment's timeouts are passed by here rather than in the filter expression,
+        // whose IN takes at most 100 names.
+        const candidates = (page.Items ?? []).filter(
+          (item) => sagas === undefined || sagas.has(readString(item, S.saga) ?? ""),
+        );
         // Claim as many as still wanted at once; those another scheduler took first are skipped.
         for (let i = 0; i < candidates.length && claimed.length < options.limit; ) {
           const batch = candidates.slice(i, i + options.limit - claimed.length);

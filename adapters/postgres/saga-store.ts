@@ -208,9 +208,16 @@ export class PostgresSagaStore extends SagaStore {
   WHERE id IN (
     SELECT id FROM ${table}
     WHERE due_at <= $2::text::bigint AND (owner IS NULL OR lease_until <= $2::text::bigint)
+      AND ($5::text IS NULL OR saga IN (SELECT jsonb_array_elements_text($5::text::jsonb)))
     ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED)
   RETURNING id, saga, key, name, due_at::text AS due_at, data::text AS data`,
-        [options.owner, String(now), String(options.leaseMs), options.limit],
+        [
+          options.owner,
+          String(now),
+          String(options.leaseMs),
+          options.limit,
+          options.sagas === undefined ? null : JSON.stringify(options.sagas),
+        ],
         { prepare: true },
       ),
     );

@@ -235,15 +235,17 @@ SELECT j.value ->> '$.id', ?, ?, j.value ->> '$.name', j.value ->> '$.dueAt', j.
 
   protected claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
     const table = this.#n.sagaTimeouts;
+    const sagas = options.sagas === undefined ? null : JSON.stringify(options.sagas);
     // One statement: SQLite takes its write lock before the inner SELECT reads, so no other claim
     // runs between choosing the free timeouts and taking them, on D1 too.
     return this.#run("claimSagaTimeouts", async (driver) => {
       const rows = await driver.all(
         `UPDATE ${table} SET owner = ?, lease_until = ?
 WHERE id IN (
-  SELECT id FROM ${table} WHERE due_at <= ? AND (owner IS NULL OR lease_until <= ?) ORDER BY due_at LIMIT ?)
+  SELECT id FROM ${table} WHERE due_at <= ? AND (owner IS NULL OR lease_until <= ?)
+    AND (? IS NULL OR saga IN (SELECT value FROM json_each(?))) ORDER BY due_at LIMIT ?)
 RETURNING id, saga, key, name, due_at, data`,
-        [options.owner, options.now + options.leaseMs, options.now, options.now, options.limit],
+        [options.owner, options.now + options.leaseMs, options.now, options.now, sagas, sagas, options.limit],
       );
       // RETURNING gives rows in no promised order.
       return rows.map(toTimeout).sort((a, b) => a.dueAt - b.dueAt);

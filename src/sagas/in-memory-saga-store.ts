@@ -125,8 +125,10 @@ export class InMemorySagaStore extends SagaStore {
   }
 
   protected async claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
+    const sagas = options.sagas === undefined ? undefined : new Set(options.sagas);
     const due = [...this.#timeouts.values()]
       .filter((p) => p.timeout.dueAt <= options.now && (p.owner === undefined || p.leaseUntil <= options.now))
+      .filter((p) => sagas === undefined || sagas.has(p.timeout.saga))
       .sort((a, b) => a.timeout.dueAt - b.timeout.dueAt)
       .slice(0, options.limit);
     for (const pending of due) {

@@ -323,6 +323,8 @@ export class SagaRuntime {
       owner: this.owner,
       leaseMs: this.#leaseMs,
       limit: this.#tickLimit,
+      // Only what this runtime can fire: another deployment's timeouts stay free for its own runtime.
+      sagas: [...this.#sagas.keys()],
     });
     const fired: FiredTimeoutReport[] = [];
     for (const timeout of claimed) {

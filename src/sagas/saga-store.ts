@@ -213,8 +213,10 @@ export abstract class SagaStore {
       ...nameIssues(options.owner, "owner", MAX_SAGA_KEY_LENGTH, ["owner"]),
       ...integerOptionIssues(options.leaseMs, "leaseMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.limit, "limit", 10_000),
+      ...claimSagasIssues(options.sagas),
     ];
     if (issues.length > 0) throw new ValidationError("Invalid timeout claim", issues);
+    if (options.sagas?.length === 0) return [];
     // Due times are whole milliseconds (see commit): so is the time they are compared with.
     return this.claimTimeouts(Number.isInteger(options.now) ? options : { ...options, now: Math.floor(options.now) });
   }
@@ -372,4 +374,13 @@ function listingOptions<T extends object>(given: T | null | undefined, what: str
   if (given === undefined || given === null) return {};
   assertObject(given, [], what);
   return given;
+}
+
+/** The `sagas` a claim is limited to: absent, or a list of saga names (at most 10,000). */
+function claimSagasIssues(sagas: unknown): Issue[] {
+  if (sagas === undefined) return [];
+  if (!Array.isArray(sagas) || sagas.length > 10_000) {
+    return [{ path: ["sagas"], message: "must be a list of at most 10,000 saga names" }];
+  }
+  return sagas.flatMap((saga, i) => nameIssues(saga, "saga name", MAX_SAGA_KEY_LENGTH, ["sagas", i]));
 }

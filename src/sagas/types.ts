@@ -128,6 +128,11 @@ export interface ClaimDueTimeoutsOptions {
   readonly leaseMs: number;
   /** At most this many. */
   readonly limit: number;
+  /**
+   * Only the timeouts of these sagas (all when absent): a runtime claims those it can fire, so it holds
+   * no other deployment's timeouts under its lease nor spends its `limit` on them.
+   */
+  readonly sagas?: readonly string[];
 }
 
 export interface ListSagasOptions {

@@ -350,6 +350,30 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     );
   });
 
+  add("a claim for some sagas takes only their timeouts and leaves the others free", async (store, saga) => {
+    const now = Date.now();
+    const other = `${saga}-other`;
+    await store.commit(first(other, "k", { schedule: [timeout(other, "k", "a", now - 20)] }));
+    await store.commit(first(saga, "k", { schedule: [timeout(saga, "k", "a", now - 10)] }));
+    const mine = (claimed: readonly SagaTimeout[]) =>
+      claimed.filter((t) => t.saga === saga || t.saga === other).map((t) => t.saga);
+    // A limit of 1: the other saga's older timeout neither comes back nor uses it up.
+    assertEqual(mine(await store.claimDueTimeouts({ now, owner: "one", leaseMs: 1000, limit: 1, sagas: [saga] })), [
+      saga,
+    ]);
+    assertEqual(mine(await store.claimDueTimeouts({ now, owner: "two", leaseMs: 1000, limit: 100, sagas: [] })), []);
+    assertEqual(
+      mine(await store.claimDueTimeouts({ now, owner: "two", leaseMs: 1000, limit: 100, sagas: [other] })),
+      [other],
+      "free for its own deployment",
+    );
+    await assertRejects(
+      () => store.claimDueTimeouts({ now, owner: "o", leaseMs: 1, limit: 1, sagas: "x" as never }),
+      ErrorCode.Validation,
+      "claimDueTimeouts sagas",
+    );
+  });
+
   add(
     "timeouts of two instances whose keys and names hold / (k: x/t/y; k/t/x: y) are both kept",
     async (store, saga) => {
