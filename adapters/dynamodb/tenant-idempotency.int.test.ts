@@ -47,8 +47,11 @@ describe("idempotency keys of each tenant on a shared DynamoDB table", () => {
         const client = createDynamoDbClient({
           ...local,
           fetch: async (request) => {
-            if (request.headers.get("x-amz-target")?.endsWith(".Scan")) (sent[tenant] ??= []).push("<scan>");
-            (sent[tenant] ??= []).push(...partitionKeys(JSON.parse(await request.clone().text())));
+            const keys = sent[tenant] ?? [];
+            sent[tenant] = keys;
+            // A Scan names no key: a LeadingKeys condition would let it read every tenant's items.
+            if (request.headers.get("x-amz-target")?.endsWith(".Scan")) keys.push("<scan>");
+            keys.push(...partitionKeys(JSON.parse(await request.clone().text())));
             return fetch(request);
           },
         });
