@@ -16,7 +16,6 @@ import type {
   QueryBus,
   Tenancy,
   TenantScope,
-  TenantStores,
 } from "../../src/index.js";
 import type { Probe } from "./health.js";
 import type { MetricsCollector } from "./prometheus.js";
@@ -113,8 +112,13 @@ export interface HealthOptions<X = unknown> {
  * that returned `true`) may not send a key (400) unless `scope` gives one.
  */
 export interface IdempotencyOptions {
-  /** Defaults to an `InMemoryIdempotencyStore`: one instance only; use a shared store in production. */
-  readonly store?: IdempotencyStore;
+  /**
+   * Defaults to an `InMemoryIdempotencyStore`: one instance only; use a shared store in production.
+   * With `tenancy`, a function of the caller's tenant scope gives that tenant's own store (one it made
+   * once, such as `tenant.stores.idempotencyStore`), so that its keys sit where its isolation says: under
+   * its key prefix on a shared DynamoDB table, in its schema, under its row-level security.
+   */
+  readonly store?: IdempotencyStore | ((tenant: AnyTenantScope) => IdempotencyStore);
   /**
    * The key space of a request: requests with the same scope share keys. Defaults to the principal's
    * identity. Return `undefined` to refuse the key. An API whose callers cannot be told apart may
@@ -206,8 +210,9 @@ export interface HttpDispatcherOptions<
   readonly telemetry?: boolean;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: the services are the application's; routes only pass them on
-export type AnyTenantScope = TenantScope<TenantStores, any>;
+// The stores and services are the application's (its idempotency store among the stores, say); routes only pass them on.
+// biome-ignore lint/suspicious/noExplicitAny: any application's stores and services
+export type AnyTenantScope = TenantScope<any, any>;
 
 export interface TenancyRoutes<X = unknown> {
   /** The tenants and their stores: `tenancy()` of the core. */

@@ -20,6 +20,7 @@ import {
   type MessageKind,
   type MessageMap,
   type MessageMetadata,
+  ServiceError,
   toIssue,
   unknownKeyIssues,
   ValidationError,
@@ -175,7 +176,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   ];
   if (hookProblems.length > 0) throw new ValidationError("Invalid routes options", hookProblems);
   const trust = options.trustClientCorrelation ?? true;
-  const idempotency = idempotencySettings(options.idempotency);
+  const idempotency = idempotencySettings(options.idempotency, options.tenancy !== undefined);
   const onError = options.onError ?? defaultOnError;
   const auth = options.auth;
   const tenancy = options.tenancy;
@@ -345,7 +346,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         requestFingerprint(route.type, bytes ?? new Uint8Array(0)),
       ]);
       const once = await runOnce({
-        store: idempotency.store,
+        store: storeFor(idempotency, tenant),
         key,
         fingerprint,
         run: () => bus.execute(route.type, parsed.output, options),
@@ -518,12 +519,12 @@ function routeTemplate(found: Target, documentPath: string | undefined): string 
 }
 
 interface IdempotencySettings {
-  readonly store: IdempotencyStore;
+  readonly store: IdempotencyStore | ((tenant: AnyTenantScope) => IdempotencyStore);
   readonly scope: NonNullable<IdempotencyOptions["scope"]>;
 }
 
 /** @throws {ValidationError} an option that is neither `false`, a store nor `{ store?, scope? }`, naming what is wrong. */
-function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | false | undefined) {
+function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | false | undefined, tenancy: boolean) {
   if (option === false) return undefined;
   if (option !== undefined && (typeof option !== "object" || option === null)) {
     throw new ValidationError("Invalid idempotency options", [
@@ -544,7 +545,15 @@ function idempotencySettings(option: IdempotencyStore | IdempotencyOptions | fal
     .filter((key) => key !== "store" && key !== "scope")
     .map((key) => ({ path: ["idempotency", key], message: "is not an option: give a store, or { store?, scope? }" }));
   issues.push(...functionIssues(options.scope, ["idempotency", "scope"]));
-  if (options.store !== undefined) {
+  if (typeof options.store === "function") {
+    // Called with the caller's tenant scope: without tenancy there is none to call it with.
+    if (!tenancy) {
+      issues.push({
+        path: ["idempotency", "store"],
+        message: "a function of the tenant needs the tenancy option; without it give one IdempotencyStore",
+      });
+    }
+  } else if (options.store !== undefined) {
     const store = options.store as unknown as Record<string, unknown> | null;
     if (typeof store !== "object" || store === null) {
       issues.push({ path: ["idempotency", "store"], message: "must be an IdempotencyStore" });
@@ -574,6 +583,33 @@ function isStoreLike(option: object): boolean {
     "release" in option ||
     (prototype !== Object.prototype && prototype !== null)
   );
+}
+
+/**
+ * The store of this request's keys: the one store, or the caller's tenant's.
+ * @throws {ServiceError} the function gave no store (500, told to onError): nothing is claimed or run.
+ */
+function storeFor(settings: IdempotencySettings, tenant: AnyTenantScope | undefined): IdempotencyStore {
+  const option = settings.store;
+  if (typeof option !== "function") return option;
+  // Commands with tenancy always have a tenant (tenantScope refuses a caller without one).
+  const store = option(tenant as AnyTenantScope) as Partial<IdempotencyStore> | null | undefined;
+  if (
+    typeof store !== "object" ||
+    store === null ||
+    typeof store.claim !== "function" ||
+    typeof store.complete !== "function" ||
+    typeof store.release !== "function"
+  ) {
+    throw new ServiceError(
+      "idempotency store",
+      "store",
+      "NoStore",
+      false,
+      "idempotency.store gave no IdempotencyStore",
+    );
+  }
+  return store as IdempotencyStore;
 }
 
 function hasExplicitScope(option: IdempotencyStore | IdempotencyOptions | false | undefined): boolean {
