@@ -576,6 +576,22 @@ describe("AggregateRepository with snapshots", () => {
     expect((await snapshots.load("Tally-t11"))?.version).toBe(3);
   });
 
+  test("the time policy measures a restored snapshot on the repository's clock, not the wall clock", async () => {
+    // A test clock far from Date.now: the snapshot's createdAt must be on it, or the age of a snapshot
+    // restored by another instance is clock minus wall time (negative here), and olderThan never fires again.
+    let now = 0;
+    const snapshotStore = new InMemorySnapshotStore();
+    const store = new CountingEventStore();
+    const first = setup({ policy: olderThan(60_000), now: () => now, snapshotStore, store });
+    await countTo(first.repository, "t11b", 1);
+    expect((await snapshotStore.load("Tally-t11b"))?.createdAt).toBe(new Date(0).toISOString());
+    now += 61_000;
+    const second = setup({ policy: olderThan(60_000), now: () => now, snapshotStore, store });
+    await countTo(second.repository, "t11b", 1);
+    expect((await snapshotStore.load("Tally-t11b"))?.version).toBe(2);
+    expect(second.errors).toEqual([]);
+  });
+
   test("update retries on a concurrent change, reloading through the snapshot", async () => {
     const { repository } = setup();
     await countTo(repository, "t12", 10);

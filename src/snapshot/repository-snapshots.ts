@@ -13,6 +13,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
+import { snapshotTime } from "./created-at.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { Snapshot } from "./types.js";
@@ -254,7 +255,15 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     const write = (async () => {
       if (replaceAll) await this.#store.delete(streamId);
       if (snapshot === undefined) return;
-      await this.#store.save({ streamId, version, state: snapshot.state, schemaVersion: this.#schemaVersion });
+      const createdAt = snapshotTime(at);
+      await this.#store.save({
+        streamId,
+        version,
+        state: snapshot.state,
+        schemaVersion: this.#schemaVersion,
+        // On the policies' clock: a later load reads it back as the last snapshot's time.
+        ...(createdAt === undefined ? {} : { createdAt }),
+      });
     })().then(
       () => {
         if ((this.#known.get(aggregate)?.version ?? 0) < version) this.#known.set(aggregate, { version, at });
