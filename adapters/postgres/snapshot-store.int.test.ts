@@ -132,6 +132,28 @@ describe("PostgresSnapshotStore", () => {
     expect((await snapshots.load(`Clocked-${id}`))?.version).toBe(2);
   });
 
+  test("an older-schema snapshot ahead of its stream is deleted on load, and a fresh one takes its place", async () => {
+    const id = ulid();
+    const snapshots = store({ keepLast: 5 });
+    const reports: string[] = [];
+    const repository = new AggregateRepository({
+      store: new PostgresEventStore({ sql, schema }),
+      stream: defineStream("Reset"),
+      create: (aggregateId) => new Clocked(aggregateId),
+      snapshots: { store: snapshots, schemaVersion: 2, onError: (_error, { operation }) => reports.push(operation) },
+    });
+    // The events table was reset, the snapshots table was not, and a new schema version was deployed.
+    await snapshots.save({ streamId: `Reset-${id}`, version: 10, state: { ticks: 10 }, schemaVersion: 1 });
+    for (let i = 0; i < 2; i++) await repository.update(id, (clocked) => clocked.tick(), { createIfMissing: true });
+    await repository.flushSnapshots();
+    expect(reports).toEqual(["restore"]); // the second update's load, of version 1
+    const [newest] = await sql.unsafe(
+      `SELECT array_agg(version ORDER BY version) AS versions FROM ${schema}.snapshots WHERE stream_id = $1`,
+      [`Reset-${id}`],
+    );
+    expect(newest?.versions).toEqual([1]);
+  });
+
   test("retention agrees with the in-memory store on random save sequences (property)", async () => {
     await checkRetentionAgainstModel((options) => store(options), 40);
   }, 120_000);
