@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import postgres from "postgres";
-import { compress, jsonSerializer, ulid } from "../../src/index.js";
+import {
+  AggregateRepository,
+  AggregateRoot,
+  compress,
+  defineStream,
+  jsonSerializer,
+  olderThan,
+  ulid,
+} from "../../src/index.js";
 import { registerContract, snapshotStoreContract } from "../../src/testing/index.js";
 import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import { checkRetentionAgainstModel } from "../../test/snapshots/retention-model.ts";
@@ -47,6 +55,18 @@ for (const [label, description] of [
   );
 }
 
+class Clocked extends AggregateRoot<{ ticks: number }, { type: "Ticked"; data: Record<string, never> }> {
+  constructor(id: string) {
+    super(id, { ticks: 0 });
+  }
+  tick() {
+    this.raise("Ticked", {});
+  }
+  protected onTicked() {
+    return { ticks: this.state.ticks + 1 };
+  }
+}
+
 /** The stored row, read back with SQL. */
 async function row(streamId: string, version: number) {
   const [found] = await sql.unsafe(
@@ -85,6 +105,53 @@ describe("PostgresSnapshotStore", () => {
     expect(new Date(loaded?.createdAt ?? "").toISOString()).toBe(loaded?.createdAt as string);
     expect((await row(id, 1))?.created_at.getTime()).toBe(Date.parse(loaded?.createdAt ?? ""));
     expect(Date.parse(loaded?.createdAt ?? "")).toBeGreaterThanOrEqual(before);
+  });
+
+  test("a repository's clock is the stored createdAt: olderThan ages a snapshot another instance restores", async () => {
+    // Stored with the wall clock, a snapshot taken at test time 0 was minus 56 years old to the next
+    // instance's olderThan, which then never snapshotted that aggregate again.
+    const id = ulid();
+    let now = 0;
+    const events = new PostgresEventStore({ sql, schema });
+    const snapshots = store();
+    const repository = () =>
+      new AggregateRepository({
+        store: events,
+        stream: defineStream("Clocked"),
+        create: (aggregateId) => new Clocked(aggregateId),
+        snapshots: { store: snapshots, policy: olderThan(1000), now: () => now },
+      });
+    const first = repository();
+    await first.update(id, (clocked) => clocked.tick(), { createIfMissing: true });
+    await first.flushSnapshots();
+    expect((await row(`Clocked-${id}`, 1))?.created_at.getTime()).toBe(0);
+    now += 60_000;
+    const second = repository();
+    await second.update(id, (clocked) => clocked.tick());
+    await second.flushSnapshots();
+    expect((await snapshots.load(`Clocked-${id}`))?.version).toBe(2);
+  });
+
+  test("an older-schema snapshot ahead of its stream is deleted on load, and a fresh one takes its place", async () => {
+    const id = ulid();
+    const snapshots = store({ keepLast: 5 });
+    const reports: string[] = [];
+    const repository = new AggregateRepository({
+      store: new PostgresEventStore({ sql, schema }),
+      stream: defineStream("Reset"),
+      create: (aggregateId) => new Clocked(aggregateId),
+      snapshots: { store: snapshots, schemaVersion: 2, onError: (_error, { operation }) => reports.push(operation) },
+    });
+    // The events table was reset, the snapshots table was not, and a new schema version was deployed.
+    await snapshots.save({ streamId: `Reset-${id}`, version: 10, state: { ticks: 10 }, schemaVersion: 1 });
+    for (let i = 0; i < 2; i++) await repository.update(id, (clocked) => clocked.tick(), { createIfMissing: true });
+    await repository.flushSnapshots();
+    expect(reports).toEqual(["restore"]); // the second update's load, of version 1
+    const [newest] = await sql.unsafe(
+      `SELECT array_agg(version ORDER BY version) AS versions FROM ${schema}.snapshots WHERE stream_id = $1`,
+      [`Reset-${id}`],
+    );
+    expect(newest?.versions).toEqual([1]);
   });
 
   test("retention agrees with the in-memory store on random save sequences (property)", async () => {

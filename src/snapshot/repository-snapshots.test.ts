@@ -576,6 +576,37 @@ describe("AggregateRepository with snapshots", () => {
     expect((await snapshots.load("Tally-t11"))?.version).toBe(3);
   });
 
+  test("the time policy measures a restored snapshot on the repository's clock, not the wall clock", async () => {
+    // A test clock far from Date.now: the snapshot's createdAt must be on it, or the age of a snapshot
+    // restored by another instance is clock minus wall time (negative here), and olderThan never fires again.
+    let now = 0;
+    const snapshotStore = new InMemorySnapshotStore();
+    const store = new CountingEventStore();
+    const first = setup({ policy: olderThan(60_000), now: () => now, snapshotStore, store });
+    await countTo(first.repository, "t11b", 1);
+    expect((await snapshotStore.load("Tally-t11b"))?.createdAt).toBe(new Date(0).toISOString());
+    now += 61_000;
+    const second = setup({ policy: olderThan(60_000), now: () => now, snapshotStore, store });
+    await countTo(second.repository, "t11b", 1);
+    expect((await snapshotStore.load("Tally-t11b"))?.version).toBe(2);
+    expect(second.errors).toEqual([]);
+  });
+
+  test("an older-schema snapshot ahead of its stream is reported and deleted, not left the newest", async () => {
+    // Left in place, it stayed the newest: every load replayed in full and wrote a snapshot that was
+    // never read, until the stream caught up with it.
+    const snapshotStore = new InMemorySnapshotStore({ keepLast: 5 });
+    const { repository, errors } = setup({ snapshotStore, schemaVersion: 2, policy: everyNEvents(100) });
+    await snapshotStore.save({ streamId: "Tally-t11c", version: 10, state: { total: 10 }, schemaVersion: 1 });
+    await countTo(repository, "t11c", 3);
+    expect(errors.map(([error, context]) => [isSnapshotCorruptError(error), context])).toEqual([
+      [true, { operation: "restore", streamId: "Tally-t11c", version: 10 }],
+    ]);
+    const newest = await snapshotStore.load("Tally-t11c");
+    expect([newest?.version, newest?.schemaVersion]).toEqual([1, 2]);
+    expect((await repository.load("t11c")).currentState.total).toBe(3);
+  });
+
   test("update retries on a concurrent change, reloading through the snapshot", async () => {
     const { repository } = setup();
     await countTo(repository, "t12", 10);

@@ -13,6 +13,7 @@ import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import { functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
+import { snapshotTime } from "./created-at.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
 import type { SnapshotStore } from "./snapshot-store.js";
 import type { Snapshot } from "./types.js";
@@ -97,6 +98,8 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     const snapshot = await this.#latest(streamId);
     let resnapshot = snapshot === "bad";
     let replaceAll = false;
+    /** An older schema's snapshot: replaced after the replay, or deleted first if it is ahead of the stream. */
+    let outdated: Snapshot | undefined;
     if (typeof snapshot === "object") {
       if (snapshot.schemaVersion === this.#schemaVersion) {
         const restored = await this.#fromSnapshot(aggregate, snapshot, streamId, store);
@@ -113,10 +116,12 @@ export class RepositorySnapshots<A extends AnyAggregate> {
         // Only an older shape is replaced: during a rolling deploy, old code must not overwrite the new one's,
         // neither now nor after a save of this aggregate (its policy would count from no snapshot at all).
         resnapshot = snapshot.schemaVersion < this.#schemaVersion;
-        if (!resnapshot) this.#newerSchema.add(aggregate);
+        if (resnapshot) outdated = snapshot;
+        else this.#newerSchema.add(aggregate);
       }
     }
     await aggregate.rehydrateAsync(store.readStream(streamId));
+    if (outdated !== undefined && aheadOf(outdated, aggregate, streamId, this.#report.bind(this))) replaceAll = true;
     if (replaceAll) this.#take(aggregate, streamId, true);
     else if (resnapshot && aggregate.version > 0) this.#take(aggregate, streamId);
     return aggregate;
@@ -254,7 +259,15 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     const write = (async () => {
       if (replaceAll) await this.#store.delete(streamId);
       if (snapshot === undefined) return;
-      await this.#store.save({ streamId, version, state: snapshot.state, schemaVersion: this.#schemaVersion });
+      const createdAt = snapshotTime(at);
+      await this.#store.save({
+        streamId,
+        version,
+        state: snapshot.state,
+        schemaVersion: this.#schemaVersion,
+        // On the policies' clock: a later load reads it back as the last snapshot's time.
+        ...(createdAt === undefined ? {} : { createdAt }),
+      });
     })().then(
       () => {
         if ((this.#known.get(aggregate)?.version ?? 0) < version) this.#known.set(aggregate, { version, at });
@@ -275,6 +288,26 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   #report(error: unknown, context: SnapshotErrorContext): void {
     callHook("snapshot onError", this.#onError, error, context);
   }
+}
+
+/**
+ * Whether an older-schema snapshot is ahead of the stream just replayed (its events were reset, say):
+ * reported as stale, since the fresh snapshot, at a lower version, would never become the newest.
+ */
+function aheadOf(
+  snapshot: Snapshot,
+  aggregate: AnyAggregate,
+  streamId: string,
+  report: (error: unknown, context: SnapshotErrorContext) => void,
+): boolean {
+  if (aggregate.version === 0 || snapshot.version <= aggregate.version) return false;
+  const reason = "the stream has no event at this version: was it truncated or recreated?";
+  report(new SnapshotCorruptError(streamId, snapshot.version, reason), {
+    operation: "restore",
+    streamId,
+    version: snapshot.version,
+  });
+  return true;
 }
 
 /**

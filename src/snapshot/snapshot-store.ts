@@ -7,6 +7,7 @@ import { reportSlowPath } from "../telemetry/slow-paths.js";
 import { inSpan, type Span, SpanKind, setSpanAttribute, setSpanAttributes } from "../telemetry/spans.js";
 import { activeTracer } from "../telemetry/tracer.js";
 import { type CompressionFormat, compress, decompress, isCompressionFormat } from "./compression.js";
+import { normalizeCreatedAt } from "./created-at.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { notSerializable, type SnapshotSerializer } from "./serializer.js";
 import type {
@@ -197,7 +198,9 @@ export abstract class SnapshotStore {
         limit,
       );
     }
-    const createdAt = new Date().toISOString();
+    // The repository passes its policies' clock, so that olderThan ages a restored snapshot on that clock.
+    const createdAt =
+      snapshot.createdAt === undefined ? new Date().toISOString() : normalizeCreatedAt(snapshot.createdAt);
     const { pruned } = await this.writeSnapshot(
       { streamId, version, schemaVersion, encoding, payload, createdAt },
       this.keepLast,
@@ -324,6 +327,8 @@ function assertNewSnapshot(snapshot: unknown): asserts snapshot is NewSnapshot {
   assertStreamId(streamId);
   assertPositiveInteger(version, "snapshot version");
   if (schemaVersion !== undefined) assertNonNegativeInteger(schemaVersion, "snapshot schemaVersion");
+  const { createdAt } = snapshot as Record<string, unknown>;
+  if (createdAt !== undefined) normalizeCreatedAt(createdAt);
 }
 
 function assertLoadOptions(options: unknown): asserts options is LoadSnapshotOptions {

@@ -10,6 +10,12 @@ export interface NewSnapshot<State = unknown> {
    * Defaults to 1.
    */
   readonly schemaVersion?: number;
+  /**
+   * When it was taken, ISO 8601, from 1970 to 9999; stored as the loaded snapshot's `createdAt`.
+   * Defaults to the store's wall clock. The repository passes its `snapshots.now`, the clock its
+   * policies compare `createdAt` with.
+   */
+  readonly createdAt?: string;
 }
 
 /** A snapshot as loaded. */

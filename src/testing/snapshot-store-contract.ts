@@ -77,6 +77,23 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
     assertEqual((await store.load(id, { maxVersion: 3 }))?.schemaVersion, 1, "schema version defaults to 1");
   });
 
+  add("a createdAt given to save is the one loaded (the repository's clock); a bad one is refused", async (make) => {
+    const store = await make();
+    const id = stream();
+    await store.save({ streamId: id, version: 1, state: {}, createdAt: "1970-01-01T00:00:00.000Z" });
+    assertEqual((await store.load(id))?.createdAt, "1970-01-01T00:00:00.000Z", "the epoch, as given");
+    await store.save({ streamId: id, version: 2, state: {}, createdAt: "2030-06-01T12:00:00+02:00" });
+    assertEqual((await store.load(id))?.createdAt, "2030-06-01T10:00:00.000Z", "normalized to ISO UTC");
+    for (const createdAt of ["yesterday", "+010000-01-01T00:00:00.000Z", "1969-12-31T23:59:59.999Z", 0]) {
+      await assertRejects(
+        () => store.save({ streamId: id, version: 3, state: {}, createdAt: createdAt as string }),
+        ErrorCode.Validation,
+        `createdAt ${JSON.stringify(createdAt)}`,
+      );
+    }
+    assertEqual((await store.load(id))?.version, 2, "nothing written");
+  });
+
   add("ping answers for health checks and saves nothing", async (make) => {
     const store = await make();
     assertEqual(await store.ping(), undefined, "ping resolves");
