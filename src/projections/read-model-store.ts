@@ -379,10 +379,14 @@ function assertJsonDocument(document: unknown): void {
   if (issues.length > 0) throw new ValidationError("Invalid read-model document", issues);
 }
 
-/** What a document without issues has: shared, so that a handler's put allocates no list. */
-const NO_ISSUES: readonly Issue[] = Object.freeze([]);
-const DOCUMENT_PATH: readonly string[] = Object.freeze(["document"]);
-const REFUSE_NUL = Object.freeze({ refuseNul: true });
+/**
+ * What a document without issues has: shared, so that a handler's put allocates no list. Marked pure
+ * because a bundler keeps an unannotated call: the PostgreSQL Worker reaches this module (for
+ * transactionEndedError) but checks no document, and carried these three.
+ */
+const NO_ISSUES: readonly Issue[] = /* @__PURE__ */ Object.freeze([]);
+const DOCUMENT_PATH: readonly string[] = /* @__PURE__ */ Object.freeze(["document"]);
+const REFUSE_NUL = /* @__PURE__ */ Object.freeze({ refuseNul: true });
 
 function documentIssues(document: unknown): readonly Issue[] {
   if (document === undefined) return [{ path: ["document"], message: "a document is a JSON value, got undefined" }];
