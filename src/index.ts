@@ -446,6 +446,7 @@ export type {
   ClaimDueTimeoutsOptions,
   Compensation,
   ListSagasOptions,
+  NextDueAtOptions,
   OutboxEntry,
   SagaAttention,
   SagaCommit,

@@ -160,7 +160,7 @@ export const dynamoDbIamActions = {
     commit: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"],
     /** `markDispatched`: one `DeleteItem`. */
     markDispatched: ["dynamodb:DeleteItem"],
-    /** `claimDueTimeouts`: a consistent `Query` per shard, a conditional `UpdateItem` per timeout; `nextDueAt`: a `Query` per shard. */
+    /** `claimDueTimeouts`: a consistent `Query` per shard, a conditional `UpdateItem` per timeout; `nextDueAt`: a `Query` per page of a shard, up to one with a timeout asked for. */
     claimDueTimeouts: ["dynamodb:Query", "dynamodb:UpdateItem"],
     /** `dropTimeout`: one `DeleteItem` (a `Query` per shard first, for a timeout this store did not claim). */
     dropTimeout: ["dynamodb:Query", "dynamodb:DeleteItem"],

@@ -186,6 +186,36 @@ describe("DynamoDbSagaStore", () => {
     expect(due.filter((t) => t.saga === saga)).toEqual([]);
   });
 
+  test("nextDueAt for one saga reads past a first page holding only another saga's earlier timeouts", async () => {
+    // Its answer was that page's last due time, overdue: an alarm driver woke every minDelayMs for nothing.
+    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const ours = `Saga-${ulid()}`;
+    const theirs = `${ours}-theirs`;
+    // After the contract's own times (which look for theirs first), before any set from the clock.
+    const at = 5_000_000_000 + Math.floor(Math.random() * 1_000_000);
+    const timeout = (saga: string, key: string, name: string, dueAt: number) => ({
+      id: sagaTimeoutId(saga, key, name, 1),
+      saga,
+      key,
+      name,
+      dueAt,
+      data: null,
+    });
+    // 120 of theirs (4 instances: a transaction holds at most 100 items), then ours: past the first page of 100.
+    for (let k = 0; k < 4; k++) {
+      const schedule = Array.from({ length: 30 }, (_, i) => timeout(theirs, `k${k}`, `t${i}`, at + k * 30 + i));
+      await store.commit({ ...base(theirs), key: `k${k}`, schedule });
+    }
+    await store.commit({ ...base(ours), schedule: [timeout(ours, "k", "t", at + 1000)] });
+    expect(await store.nextDueAt({ sagas: [ours] })).toBe(at + 1000);
+    // Ended: the table's other cases find none of these.
+    for (let k = 0; k < 4; k++) {
+      await store.commit({ ...base(theirs), key: `k${k}`, expectedVersion: 1, status: "completed" });
+    }
+    await store.commit({ ...base(ours), expectedVersion: 1, status: "completed" });
+    expect(await store.nextDueAt({ sagas: [ours, theirs] })).toBeUndefined();
+  });
+
   test("bad options are refused", () => {
     expect(() => new DynamoDbSagaStore({ ...local, tableName: shared, partitionKey: "sg" })).toThrow(
       "Invalid DynamoDB saga store options",

@@ -294,8 +294,8 @@ export class DynamoDbSagaStore extends SagaStore {
     return this.#timeouts.claim(options);
   }
 
-  protected override async readNextDue(): Promise<number | undefined> {
-    return this.#timeouts.nextDue();
+  protected override async readNextDue(sagas: readonly string[] | undefined): Promise<number | undefined> {
+    return this.#timeouts.nextDue(sagas);
   }
 
   protected override async readTimeoutPending(saga: string, key: string, timeoutId: string): Promise<boolean> {

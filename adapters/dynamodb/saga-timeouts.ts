@@ -106,32 +106,52 @@ export class SagaTimeoutShards {
   }
 
   /**
-   * The earliest due time, or a held timeout's lease end if later, from the first 100 of each shard;
-   * past a full page, that page's last due time (every later one is due no earlier): early, never late.
+   * The earliest due time, or a held timeout's lease end if later, of `sagas` (all when undefined).
+   * Per shard, from the first page of 100 that holds one of theirs (or the last page): past a full page,
+   * that page's last due time (every later one is due no earlier), so early, never late. The pages of
+   * another deployment's timeouts before it are read through, as a claim does, not taken as the answer.
    */
-  async nextDue(): Promise<number | undefined> {
+  async nextDue(sagas?: readonly string[]): Promise<number | undefined> {
+    const only = sagas === undefined ? undefined : new Set(sagas);
     let next: number | undefined;
     for (let shard = 0; shard < this.shards; shard++) {
-      const page: Page = await this.client.send("Query", {
-        TableName: this.layout.tableName,
-        ConsistentRead: true,
-        KeyConditionExpression: "#pk = :pk",
-        ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
-        ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, dueShard(shard))) },
-        Limit: 100,
-      });
+      const at = await this.#nextInShard(shard, only);
+      if (at !== undefined && (next === undefined || at < next)) next = at;
+    }
+    return next;
+  }
+
+  async #nextInShard(shard: number, sagas: ReadonlySet<string> | undefined): Promise<number | undefined> {
+    let start: unknown;
+    const pageTrail = new PageTrail();
+    do {
+      const page: Page = await this.client.send(
+        "Query",
+        {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          KeyConditionExpression: "#pk = :pk",
+          ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
+          ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, dueShard(shard))) },
+          Limit: 100,
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        },
+        { pageTrail },
+      );
+      start = page.LastEvaluatedKey;
       const items = page.Items ?? [];
+      let next: number | undefined;
       for (const item of items) {
+        if (sagas !== undefined && !sagas.has(readString(item, S.saga) ?? "")) continue;
         const until = readString(item, S.owner) === undefined ? undefined : readNumber(item, S.until);
         const at = Math.max(this.#dueOf(item), until ?? Number.NEGATIVE_INFINITY);
         if (next === undefined || at < next) next = at;
       }
       const last = items.at(-1);
-      if (page.LastEvaluatedKey !== undefined && last !== undefined) {
-        next = Math.min(next ?? Number.POSITIVE_INFINITY, this.#dueOf(last));
-      }
-    }
-    return next;
+      if (next !== undefined)
+        return start !== undefined && last !== undefined ? Math.min(next, this.#dueOf(last)) : next;
+    } while (start !== undefined);
+    return undefined;
   }
 
   /** Deletes a timeout by id: one this store claimed directly, another after a search of the shards. */

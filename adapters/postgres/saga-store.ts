@@ -233,14 +233,15 @@ export class PostgresSagaStore extends SagaStore {
       .sort((a, b) => a.dueAt - b.dueAt);
   }
 
-  protected override async readNextDue(): Promise<number | undefined> {
+  protected override async readNextDue(sagas: readonly string[] | undefined): Promise<number | undefined> {
+    const only = `($1::text IS NULL OR saga IN (SELECT jsonb_array_elements_text($1::text::jsonb)))`;
     const rows = await guardReconnecting("nextSagaTimeout", attemptsOn(this.#sql), () =>
       this.#sql.unsafe(
         // Free ones by the due_at index; held ones (few: those being fired) by their lease's end.
         `SELECT LEAST(
-    (SELECT min(due_at) FROM ${this.#n.sagaTimeouts} WHERE owner IS NULL),
-    (SELECT min(GREATEST(due_at, lease_until)) FROM ${this.#n.sagaTimeouts} WHERE owner IS NOT NULL))::text AS next`,
-        [],
+    (SELECT min(due_at) FROM ${this.#n.sagaTimeouts} WHERE owner IS NULL AND ${only}),
+    (SELECT min(GREATEST(due_at, lease_until)) FROM ${this.#n.sagaTimeouts} WHERE owner IS NOT NULL AND ${only}))::text AS next`,
+        [sagas === undefined ? null : JSON.stringify(sagas)],
         { prepare: true },
       ),
     );

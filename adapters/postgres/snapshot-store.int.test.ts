@@ -154,6 +154,29 @@ describe("PostgresSnapshotStore", () => {
     expect(newest?.versions).toEqual([1]);
   });
 
+  test("a snapshot that does not decode and is ahead of its stream is deleted on load, and a fresh one takes its place", async () => {
+    const id = ulid();
+    const snapshots = store({ keepLast: 5 });
+    const reports: string[] = [];
+    const repository = new AggregateRepository({
+      store: new PostgresEventStore({ sql, schema }),
+      stream: defineStream("Unread"),
+      create: (aggregateId) => new Clocked(aggregateId),
+      snapshots: { store: snapshots, onError: (_error, { operation }) => reports.push(operation) },
+    });
+    // The events table was reset, and the snapshots table holds a row no configured serializer reads.
+    await snapshots.save({ streamId: `Unread-${id}`, version: 10, state: { ticks: 10 } });
+    await sql.unsafe(`UPDATE ${schema}.snapshots SET encoding = 'yaml' WHERE stream_id = $1`, [`Unread-${id}`]);
+    for (let i = 0; i < 3; i++) await repository.update(id, (clocked) => clocked.tick(), { createIfMissing: true });
+    await repository.flushSnapshots();
+    expect(reports).toEqual(["load", "load"]); // the first two loads; the third restores version 1
+    const [newest] = await sql.unsafe(
+      `SELECT array_agg(version ORDER BY version) AS versions FROM ${schema}.snapshots WHERE stream_id = $1`,
+      [`Unread-${id}`],
+    );
+    expect(newest?.versions).toEqual([1]);
+  });
+
   test("retention agrees with the in-memory store on random save sequences (property)", async () => {
     await checkRetentionAgainstModel((options) => store(options), 40);
   }, 120_000);

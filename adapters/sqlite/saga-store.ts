@@ -252,14 +252,17 @@ RETURNING id, saga, key, name, due_at, data`,
     });
   }
 
-  protected override readNextDue(): Promise<number | undefined> {
+  protected override readNextDue(sagas: readonly string[] | undefined): Promise<number | undefined> {
     const table = this.#n.sagaTimeouts;
+    const only = sagas === undefined ? null : JSON.stringify(sagas);
+    const filter = "(? IS NULL OR saga IN (SELECT value FROM json_each(?)))";
     return this.#run("nextSagaTimeout", async (driver) => {
       // Free ones by the due_at index; held ones (few: those being fired) by their lease's end.
       const [row] = await driver.all(
         `SELECT min(next) AS next FROM (
-  SELECT min(due_at) AS next FROM ${table} WHERE owner IS NULL
-  UNION ALL SELECT min(max(due_at, lease_until)) FROM ${table} WHERE owner IS NOT NULL)`,
+  SELECT min(due_at) AS next FROM ${table} WHERE owner IS NULL AND ${filter}
+  UNION ALL SELECT min(max(due_at, lease_until)) FROM ${table} WHERE owner IS NOT NULL AND ${filter})`,
+        [only, only, only, only],
       );
       const next = row?.next;
       return next === null || next === undefined ? undefined : Number(next);

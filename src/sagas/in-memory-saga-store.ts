@@ -138,9 +138,11 @@ export class InMemorySagaStore extends SagaStore {
     return due.map((pending) => copy(pending.timeout));
   }
 
-  protected override async readNextDue(): Promise<number | undefined> {
+  protected override async readNextDue(sagas: readonly string[] | undefined): Promise<number | undefined> {
+    const only = sagas === undefined ? undefined : new Set(sagas);
     let next: number | undefined;
     for (const { timeout, owner, leaseUntil } of this.#timeouts.values()) {
+      if (only !== undefined && !only.has(timeout.saga)) continue;
       const at = owner === undefined ? timeout.dueAt : Math.max(timeout.dueAt, leaseUntil);
       if (next === undefined || at < next) next = at;
     }

@@ -349,9 +349,13 @@ export class SagaRuntime {
     return { fired };
   }
 
-  /** When the store's next timeout can be claimed (undefined: none, or the store cannot tell): what alarm drivers sleep until. */
+  /**
+   * When the store's next timeout of this runtime's sagas can be claimed (undefined: none, or the
+   * store cannot tell): what alarm drivers sleep until. Only those `tick` claims: another deployment's
+   * overdue timeout in a shared store would wake the driver every `minDelayMs` for nothing.
+   */
   async nextTimeoutAt(): Promise<number | undefined> {
-    return this.#store.nextDueAt();
+    return this.#store.nextDueAt({ sagas: [...this.#sagas.keys()] });
   }
 
   /**

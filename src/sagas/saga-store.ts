@@ -11,6 +11,7 @@ import {
 import type {
   ClaimDueTimeoutsOptions,
   ListSagasOptions,
+  NextDueAtOptions,
   SagaCommit,
   SagaFailure,
   SagaRecord,
@@ -224,11 +225,16 @@ export abstract class SagaStore {
   /**
    * When a pending timeout can next be claimed: the earliest due time, or a held timeout's lease
    * end if later; undefined when none is pending. For drivers that sleep until then (a Durable
-   * Object alarm). A store that cannot tell answers undefined, and such drivers wake on their own
-   * period instead.
+   * Object alarm). Only the timeouts of `sagas`, when given, as {@link claimDueTimeouts} claims. A
+   * store that cannot tell answers undefined, and such drivers wake on their own period instead.
    */
-  async nextDueAt(): Promise<number | undefined> {
-    return this.readNextDue();
+  async nextDueAt(given?: NextDueAtOptions | null): Promise<number | undefined> {
+    const options = given ?? {};
+    assertObject(options, [], "next due time query");
+    const issues = claimSagasIssues(options.sagas);
+    if (issues.length > 0) throw new ValidationError("Invalid next due time query", issues);
+    if (options.sagas?.length === 0) return undefined;
+    return this.readNextDue(options.sagas);
   }
 
   /**
@@ -292,8 +298,8 @@ export abstract class SagaStore {
   protected abstract writeDispatched(saga: string, key: string, entryId: string): Promise<void>;
   protected abstract claimTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]>;
   protected abstract deleteTimeout(timeoutId: string): Promise<void>;
-  /** See {@link nextDueAt}; by default the store cannot tell. */
-  protected async readNextDue(): Promise<number | undefined> {
+  /** See {@link nextDueAt}; `sagas` is undefined for all, else not empty. By default the store cannot tell. */
+  protected async readNextDue(_sagas: readonly string[] | undefined): Promise<number | undefined> {
     return undefined;
   }
   /** See {@link isTimeoutPending}; by default the store cannot tell (the runtime then fires what it claimed). */

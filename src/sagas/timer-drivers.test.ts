@@ -6,9 +6,9 @@ import { SagaRuntime } from "./saga-runtime.js";
 import { SagaAlarmDriver, sagaCronHandler } from "./timer-drivers.js";
 
 type Armed = { type: "Armed"; data: { id: string; after: number } };
-const sagaOf = (fired: string[]) =>
+const sagaOf = (fired: string[], name = "Timer") =>
   defineSaga<Armed, object>({
-    name: "Timer",
+    name,
     startedBy: ["Armed"],
     correlate: (event) => event.data.id,
     initialState: {},
@@ -98,6 +98,23 @@ describe("SagaAlarmDriver", () => {
     clock.set(clock.get() + 100); // b is overdue too
     const driver = new SagaAlarmDriver(storage, runtime, { now: clock.get, minDelayMs: 250 });
     expect(await driver.wake()).toBe(clock.get() + 250);
+  });
+
+  test("over a store shared with another deployment, it sleeps past that one's overdue timeout", async () => {
+    // Counted, the other's timeout woke this driver every minDelayMs, and its tick claimed nothing.
+    let now = 1_000_000;
+    const store = new InMemorySagaStore();
+    const deployment = (name: string) =>
+      new SagaRuntime({ store, commands: new CommandBus(), sagas: [sagaOf([], name)], now: () => now });
+    const theirs = deployment("Theirs");
+    const ours = deployment("Ours");
+    await theirs.handle(armed("a", 1));
+    await ours.handle(armed("b", 5_000));
+    now += 100; // theirs is overdue, and stays so until their own runtime ticks
+    const driver = new SagaAlarmDriver(fakeStorage(), ours, { now: () => now });
+    expect(await driver.wake()).toBe(1_005_000);
+    expect(await ours.nextTimeoutAt()).toBe(1_005_000);
+    expect(await theirs.nextTimeoutAt()).toBe(1_000_001);
   });
 
   test("a tick that throws still re-arms the alarm", async () => {

@@ -135,6 +135,14 @@ export interface ClaimDueTimeoutsOptions {
   readonly sagas?: readonly string[];
 }
 
+export interface NextDueAtOptions {
+  /**
+   * Only the timeouts of these sagas (all when absent): the runtime asks for those it can fire, so an
+   * alarm driver does not wake for another deployment's overdue timeout sharing the store.
+   */
+  readonly sagas?: readonly string[];
+}
+
 export interface ListSagasOptions {
   readonly saga?: string;
   readonly status?: SagaStatus;

@@ -57,6 +57,13 @@ class CountingEventStore extends InMemoryEventStore {
   }
 }
 
+/** Writes records as they are, so a test can leave one no serializer reads, as another tool might. */
+class RawSnapshotStore extends InMemorySnapshotStore {
+  put(record: Omit<StoredSnapshot, "payload" | "createdAt">) {
+    return this.writeSnapshot({ ...record, payload: new Uint8Array([1]), createdAt: new Date(0).toISOString() }, 5);
+  }
+}
+
 const Tallies = defineStream("Tally");
 
 function setup(
@@ -605,6 +612,22 @@ describe("AggregateRepository with snapshots", () => {
     const newest = await snapshotStore.load("Tally-t11c");
     expect([newest?.version, newest?.schemaVersion]).toEqual([1, 2]);
     expect((await repository.load("t11c")).currentState.total).toBe(3);
+  });
+
+  test("a snapshot that does not decode and is ahead of its stream is deleted, not left the newest", async () => {
+    // The store names the version of the row it could not decode; left in place, the row stayed the
+    // newest: every load reported it, replayed in full and wrote a snapshot that was never read.
+    const snapshotStore = new RawSnapshotStore({ keepLast: 5 });
+    const { repository, errors } = setup({ snapshotStore, policy: everyNEvents(100) });
+    await snapshotStore.put({ streamId: "Tally-t11d", version: 10, schemaVersion: 1, encoding: "yaml" });
+    await countTo(repository, "t11d", 3);
+    // The first load found no events (nothing to compare), the second deleted it, the third restored version 1.
+    expect(errors.map(([error, context]) => [isSnapshotCorruptError(error), context])).toEqual([
+      [true, { operation: "load", streamId: "Tally-t11d" }],
+      [true, { operation: "load", streamId: "Tally-t11d" }],
+    ]);
+    expect((await snapshotStore.load("Tally-t11d"))?.version).toBe(1);
+    expect((await repository.load("t11d")).currentState.total).toBe(3);
   });
 
   test("update retries on a concurrent change, reloading through the snapshot", async () => {

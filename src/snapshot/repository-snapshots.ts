@@ -3,6 +3,7 @@ import {
   type Issue,
   isEventFlowsError,
   isRehydrationError,
+  isSnapshotCorruptError,
   isValidationError,
   SnapshotCorruptError,
   ValidationError,
@@ -52,6 +53,14 @@ export interface RepositorySnapshotOptions<A extends AnyAggregate = AnyAggregate
   readonly now?: () => number;
 }
 
+/**
+ * A snapshot the store could not read. `version` is its row's, when the store named it in a
+ * `SnapshotCorruptError` (its state did not decode, the row itself did), else 0.
+ */
+class Unreadable {
+  constructor(readonly version: number) {}
+}
+
 interface KnownSnapshot {
   readonly version: number;
   readonly at: number | undefined;
@@ -96,11 +105,11 @@ export class RepositorySnapshots<A extends AnyAggregate> {
    */
   async load(aggregate: A, create: () => A, streamId: string, store: EventStore): Promise<A> {
     const snapshot = await this.#latest(streamId);
-    let resnapshot = snapshot === "bad";
+    let resnapshot = snapshot instanceof Unreadable;
     let replaceAll = false;
     /** An older schema's snapshot: replaced after the replay, or deleted first if it is ahead of the stream. */
     let outdated: Snapshot | undefined;
-    if (typeof snapshot === "object") {
+    if (snapshot !== undefined && !(snapshot instanceof Unreadable)) {
       if (snapshot.schemaVersion === this.#schemaVersion) {
         const restored = await this.#fromSnapshot(aggregate, snapshot, streamId, store);
         if (typeof restored === "object") return restored;
@@ -122,6 +131,10 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     }
     await aggregate.rehydrateAsync(store.readStream(streamId));
     if (outdated !== undefined && aheadOf(outdated, aggregate, streamId, this.#report.bind(this))) replaceAll = true;
+    // Already reported as it failed to load; ahead of the stream, it would stay the newest like an outdated one.
+    if (snapshot instanceof Unreadable && aggregate.version > 0 && snapshot.version > aggregate.version) {
+      replaceAll = true;
+    }
     if (replaceAll) this.#take(aggregate, streamId, true);
     else if (resnapshot && aggregate.version > 0) this.#take(aggregate, streamId);
     return aggregate;
@@ -175,14 +188,15 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
   }
 
-  async #latest(streamId: string): Promise<Snapshot | "bad" | undefined> {
+  async #latest(streamId: string): Promise<Snapshot | Unreadable | undefined> {
     try {
       return await this.#store.load(streamId);
     } catch (error) {
       // A bad stream id is the caller's mistake, not a snapshot failure: the event store says so too.
       if (isValidationError(error)) throw error;
       this.#report(error, { operation: "load", streamId });
-      return "bad";
+      // A store of another copy of the library passes the code check: its version is only trusted as a number.
+      return new Unreadable(isSnapshotCorruptError(error) && typeof error.version === "number" ? error.version : 0);
     }
   }
 

@@ -525,6 +525,31 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     assert(after === undefined || after > base + 20, "a finished instance's timeouts are no longer due");
   });
 
+  add("nextDueAt for some sagas counts only their timeouts, free or held", async (store, saga) => {
+    // Later than the case above's times, so that it still finds its own first in a shared table.
+    const base = 2_500_000_000 + Math.floor(Math.random() * 1_000_000);
+    const other = `${saga}-other`;
+    if (options.nextDue === false) {
+      assertEqual(await store.nextDueAt({ sagas: [saga] }), undefined, "a store without nextDue answers undefined");
+      return;
+    }
+    await store.commit(first(other, "k", { schedule: [timeout(other, "k", "a", base + 5)] }));
+    await store.commit(first(saga, "k", { schedule: [timeout(saga, "k", "a", base + 30)] }));
+    // Another deployment's overdue timeout would wake an alarm driver that cannot fire it.
+    assertEqual(await store.nextDueAt({ sagas: [saga] }), base + 30, "not the other saga's earlier timeout");
+    assertEqual(await store.nextDueAt({ sagas: [other, saga] }), base + 5);
+    assertEqual(await store.nextDueAt({ sagas: [] }), undefined, "no sagas, no timeouts");
+    await store.claimDueTimeouts({ now: base + 5, owner: "one", leaseMs: 100, limit: 1, sagas: [other] });
+    assertEqual(await store.nextDueAt({ sagas: [other] }), base + 105, "held until its lease ends");
+    assertEqual(await store.nextDueAt({ sagas: [saga] }), base + 30);
+    await assertRejects(() => store.nextDueAt({ sagas: "x" as never }), ErrorCode.Validation, "nextDueAt sagas");
+    // Ended: a shared table keeps nothing of this case for the others.
+    for (const name of [saga, other]) {
+      await store.commit({ ...first(name, "k"), expectedVersion: 1, status: "completed" });
+    }
+    assertEqual(await store.nextDueAt({ sagas: [saga, other] }), undefined, "ended instances have none");
+  });
+
   add(
     "isTimeoutPending: only while scheduled and not fired, cancelled, replaced or ended; per instance",
     async (store, saga) => {
