@@ -6,6 +6,14 @@ import { partitionValue, type TableLayout } from "./layout.js";
 import { dueShard, S, timeoutSortKey } from "./saga-items.js";
 
 type Page = { Items?: Record<string, unknown>[]; LastEvaluatedKey?: unknown };
+/** What a walk of a shard's pages adds to the partition key condition (see `#shardPages`). */
+interface ShardQuery {
+  readonly sortKeyCondition?: string;
+  readonly filter?: string;
+  readonly names?: Record<string, string>;
+  readonly values?: Record<string, unknown>;
+  readonly limit?: number;
+}
 /** Where a timeout's item is: its shard and sort key. */
 export interface TimeoutPlace {
   readonly shard: number;
@@ -61,33 +69,14 @@ export class SagaTimeoutShards {
     const sagas = options.sagas === undefined ? undefined : new Set(options.sagas);
     const claimed: SagaTimeout[] = [];
     for (let shard = 0; shard < this.shards && claimed.length < options.limit; shard++) {
-      let start: unknown;
-      const pageTrail = new PageTrail();
-      do {
-        const page: Page = await this.client.send(
-          "Query",
-          {
-            TableName: this.layout.tableName,
-            ConsistentRead: true,
-            KeyConditionExpression: "#pk = :pk AND #sk < :bound",
-            FilterExpression: "attribute_not_exists(#owner) OR #until <= :now",
-            ExpressionAttributeNames: {
-              "#pk": this.layout.partitionKey,
-              "#sk": this.layout.sortKey,
-              "#owner": S.owner,
-              "#until": S.until,
-            },
-            ExpressionAttributeValues: {
-              ":pk": str(partitionValue(this.layout, dueShard(shard))),
-              ":bound": num(now + 1),
-              ":now": num(now),
-            },
-            Limit: Math.max(25, options.limit * 2),
-            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-          },
-          { pageTrail },
-        );
-        start = page.LastEvaluatedKey;
+      const pages = this.#shardPages(shard, {
+        sortKeyCondition: "#sk < :bound",
+        filter: "attribute_not_exists(#owner) OR #until <= :now",
+        names: { "#sk": this.layout.sortKey, "#owner": S.owner, "#until": S.until },
+        values: { ":bound": num(now + 1), ":now": num(now) },
+        limit: Math.max(25, options.limit * 2),
+      });
+      for await (const page of pages) {
         // Another deployment's timeouts are passed by here rather than in the filter expression,
         // whose IN takes at most 100 names.
         const candidates = (page.Items ?? []).filter(
@@ -100,7 +89,8 @@ export class SagaTimeoutShards {
           const won = await Promise.all(batch.map((item) => this.#claimOne(item, shard, now, options)));
           for (const timeout of won) if (timeout !== undefined) claimed.push(timeout);
         }
-      } while (start !== undefined && claimed.length < options.limit);
+        if (claimed.length >= options.limit) break;
+      }
     }
     return claimed.sort((a, b) => a.dueAt - b.dueAt);
   }
@@ -122,23 +112,7 @@ export class SagaTimeoutShards {
   }
 
   async #nextInShard(shard: number, sagas: ReadonlySet<string> | undefined): Promise<number | undefined> {
-    let start: unknown;
-    const pageTrail = new PageTrail();
-    do {
-      const page: Page = await this.client.send(
-        "Query",
-        {
-          TableName: this.layout.tableName,
-          ConsistentRead: true,
-          KeyConditionExpression: "#pk = :pk",
-          ExpressionAttributeNames: { "#pk": this.layout.partitionKey },
-          ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, dueShard(shard))) },
-          Limit: 100,
-          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-        },
-        { pageTrail },
-      );
-      start = page.LastEvaluatedKey;
+    for await (const page of this.#shardPages(shard, { limit: 100 })) {
       const items = page.Items ?? [];
       let next: number | undefined;
       for (const item of items) {
@@ -148,9 +122,10 @@ export class SagaTimeoutShards {
         if (next === undefined || at < next) next = at;
       }
       const last = items.at(-1);
-      if (next !== undefined)
-        return start !== undefined && last !== undefined ? Math.min(next, this.#dueOf(last)) : next;
-    } while (start !== undefined);
+      if (next !== undefined) {
+        return page.LastEvaluatedKey !== undefined && last !== undefined ? Math.min(next, this.#dueOf(last)) : next;
+      }
+    }
     return undefined;
   }
 
@@ -222,31 +197,46 @@ export class SagaTimeoutShards {
 
   async #find(timeoutId: string): Promise<TimeoutPlace | undefined> {
     for (let shard = 0; shard < this.shards; shard++) {
-      let start: unknown;
-      const pageTrail = new PageTrail();
-      do {
-        const page: Page = await this.client.send(
-          "Query",
-          {
-            TableName: this.layout.tableName,
-            ConsistentRead: true,
-            KeyConditionExpression: "#pk = :pk",
-            FilterExpression: "#id = :id",
-            ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#id": S.id },
-            ExpressionAttributeValues: {
-              ":pk": str(partitionValue(this.layout, dueShard(shard))),
-              ":id": str(timeoutId),
-            },
-            ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-          },
-          { pageTrail },
-        );
+      const pages = this.#shardPages(shard, {
+        filter: "#id = :id",
+        names: { "#id": S.id },
+        values: { ":id": str(timeoutId) },
+      });
+      for await (const page of pages) {
         const found = page.Items?.[0];
         if (found !== undefined) return { shard, sortKey: (found[this.layout.sortKey] as { N: string }).N };
-        start = page.LastEvaluatedKey;
-      } while (start !== undefined);
+      }
     }
     return undefined;
+  }
+
+  /**
+   * The pages of one shard's partition in due order, as Query answers them (consistent reads, one
+   * PageTrail for the walk, so a repeated key fails it): `query` adds the caller's sort-key bound,
+   * filter and page size. Stopping early (a `break`) reads no further page.
+   */
+  async *#shardPages(shard: number, query: ShardQuery): AsyncGenerator<Page, void, undefined> {
+    const pageTrail = new PageTrail();
+    let start: unknown;
+    do {
+      const page: Page = await this.client.send(
+        "Query",
+        {
+          TableName: this.layout.tableName,
+          ConsistentRead: true,
+          KeyConditionExpression:
+            query.sortKeyCondition === undefined ? "#pk = :pk" : `#pk = :pk AND ${query.sortKeyCondition}`,
+          ...(query.filter === undefined ? {} : { FilterExpression: query.filter }),
+          ExpressionAttributeNames: { "#pk": this.layout.partitionKey, ...query.names },
+          ExpressionAttributeValues: { ":pk": str(partitionValue(this.layout, dueShard(shard))), ...query.values },
+          ...(query.limit === undefined ? {} : { Limit: query.limit }),
+          ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+        },
+        { pageTrail },
+      );
+      start = page.LastEvaluatedKey;
+      yield page;
+    } while (start !== undefined);
   }
 
   /** The due time a sort key starts with (`<dueAt>.<hash>`). */
