@@ -115,6 +115,33 @@ describe("subscribeToAll's signal and onError", () => {
     expect(subscription.position).toBe(0);
   });
 
+  test("stop() takes the subscription's abort listener off its signal: a long-lived signal holds no stopped subscription", async () => {
+    const store = new InMemoryEventStore();
+    const shutdown = new AbortController();
+    const listening = new Set<unknown>();
+    const add = shutdown.signal.addEventListener.bind(shutdown.signal);
+    const remove = shutdown.signal.removeEventListener.bind(shutdown.signal);
+    shutdown.signal.addEventListener = (type: string, listener: unknown, options?: unknown) => {
+      listening.add(listener);
+      add(type, listener as EventListener, options as AddEventListenerOptions);
+    };
+    shutdown.signal.removeEventListener = (type: string, listener: unknown, options?: unknown) => {
+      listening.delete(listener);
+      remove(type, listener as EventListener, options as EventListenerOptions);
+    };
+    for (let i = 0; i < 3; i++) {
+      const subscription = store.subscribeToAll({ handler: () => {}, signal: shutdown.signal });
+      expect(listening.size).toBe(1);
+      await subscription.stop();
+      expect(listening.size).toBe(0);
+    }
+    // Stopped by its signal, it leaves none either (the signal drops a once listener itself).
+    const subscription = store.subscribeToAll({ handler: () => {}, signal: shutdown.signal });
+    shutdown.abort();
+    await subscription.stop();
+    expect(listening.size).toBe(0);
+  });
+
   test("an onError that throws is logged; the subscription retries the event and goes on, and stop() resolves", async () => {
     const consoleError = spyOn(console, "error").mockImplementation(() => {});
     try {

@@ -237,13 +237,17 @@ export function startSubscription(
     }
   })();
 
+  const onAbort = () => void stop();
   const stop = async () => {
     stopped = true;
+    // A signal often outlives its subscriptions (one shutdown signal for a process): left on it, the
+    // listener would hold every stopped subscription's loop and handler until the signal fires.
+    signal?.removeEventListener?.("abort", onAbort);
     wakeNow?.();
     unregister();
     await loop;
   };
-  if (!stopped) signal?.addEventListener("abort", () => void stop(), { once: true });
+  if (!stopped) signal?.addEventListener("abort", onAbort, { once: true });
 
   return {
     get position() {
