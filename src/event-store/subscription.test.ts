@@ -76,6 +76,23 @@ describe("delay options are validated with typed errors", () => {
     expect(handled).toBe(0);
   });
 
+  test("after and batchSize null are refused, as readAll refuses after: null, rather than taken as their defaults", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Null-1", [{ type: "A", data: 1 }]);
+    let handled = 0;
+    // A checkpoint column read back as NULL would otherwise replay the whole feed from the beginning.
+    expect(() => store.subscribeToAll({ handler: () => void handled++, after: null as never })).toThrow(
+      "Invalid after: after must be a non-negative integer, got null",
+    );
+    expect(() => store.subscribeToAll({ handler: () => void handled++, batchSize: null as never })).toThrow(
+      "Invalid batchSize: batchSize must be a non-negative integer, got null",
+    );
+    expect(() => store.readAll({ after: null as never })).toThrow(
+      "Invalid after: after must be a non-negative integer, got null",
+    );
+    expect(handled).toBe(0);
+  });
+
   test("good values are accepted, 0 included", async () => {
     const store = new InMemoryEventStore();
     const subscription = store.subscribeToAll({ handler: () => {}, pollIntervalMs: 0.5, retryDelayMs: 0 });

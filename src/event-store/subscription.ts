@@ -107,9 +107,11 @@ export function startSubscription(
   // A misspelt key was dropped and its default taken: `from: 500` replayed the feed from the beginning.
   assertKnownOptions(options, SUBSCRIBE_TO_ALL_OPTIONS, "subscription");
   assertFunction(options?.handler, "handler", "subscription");
-  const after = options.after ?? 0;
+  // Only a missing key takes the default, as readAll's `after` and the delays: `after: null` (a checkpoint
+  // column read back as NULL) replayed the whole feed from the beginning.
+  const after = options.after === undefined ? 0 : options.after;
   assertNonNegativeInteger(after, "after");
-  const batchSize = options.batchSize ?? 100;
+  const batchSize = options.batchSize === undefined ? 100 : options.batchSize;
   assertPositiveInteger(batchSize, "batchSize");
   const pollIntervalMs = options.pollIntervalMs === undefined ? 500 : options.pollIntervalMs;
   assertDelayMs(pollIntervalMs, "pollIntervalMs", "Invalid subscription");
