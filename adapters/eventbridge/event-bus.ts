@@ -7,6 +7,7 @@ import {
   type HandlerFailure,
   type Issue,
   isServiceError,
+  isValidationError,
   PayloadTooLargeError,
   ServiceError,
   unknownKeyIssues,
@@ -193,6 +194,8 @@ export class EventBridgeEventBus implements EventPublisher {
         message: `maxRequestBytes must be an integer from 1 to ${MAX_REQUEST_BYTES}`,
       });
     }
+    const retry = entryRetryPolicy(options.entryRetry);
+    if (Array.isArray(retry)) issues.push(...retry);
     const deadLetter = options.deadLetter;
     if (
       deadLetter !== undefined &&
@@ -240,13 +243,7 @@ export class EventBridgeEventBus implements EventPublisher {
       options.mapping ??
       envelopeMapping({ source: options.source, detailType: options.detailType, resources: options.resources });
     this.#customMapping = options.mapping !== undefined;
-    const retry = options.entryRetry ?? {};
-    this.#retry = retryPolicy({
-      maxAttempts: retry.maxAttempts ?? 5,
-      baseDelayMs: retry.baseDelayMs ?? 100,
-      maxDelayMs: retry.maxDelayMs ?? 5_000,
-      ...(retry.random === undefined ? {} : { random: retry.random }),
-    });
+    this.#retry = retry as RetryPolicy;
     this.#retryable = options.retryableEntryCodes ?? RETRYABLE_ENTRY_CODES;
     this.#onError = options.onError;
     this.#subscription = `eventbridge:${eventBusName}`;
@@ -400,6 +397,26 @@ const MAX_EVENT_BUS_NAME_LENGTH = 1600;
 
 function isEventBusName(name: unknown): name is string {
   return typeof name === "string" && name.length <= MAX_EVENT_BUS_NAME_LENGTH && EVENT_BUS_NAME_OR_ARN.test(name);
+}
+
+/**
+ * The policy of `entryRetry`, or what is wrong with it. retryPolicy names its issues `retry.…`, the path of
+ * the AWS client's own `aws.retry`: renamed here to where they were given, and gathered with the bus's other
+ * issues rather than thrown alone.
+ */
+function entryRetryPolicy(given: EntryRetryOptions | null | undefined): RetryPolicy | Issue[] {
+  const retry = given ?? {};
+  try {
+    return retryPolicy({
+      maxAttempts: retry.maxAttempts ?? 5,
+      baseDelayMs: retry.baseDelayMs ?? 100,
+      maxDelayMs: retry.maxDelayMs ?? 5_000,
+      ...(retry.random === undefined ? {} : { random: retry.random }),
+    });
+  } catch (error) {
+    if (!isValidationError(error)) throw error;
+    return error.issues.map((issue) => ({ ...issue, path: ["entryRetry", ...issue.path.slice(1)] }));
+  }
 }
 
 function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
