@@ -340,6 +340,12 @@ describe("EventBridgeEventBus configuration", () => {
         { deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: Number.NaN } },
         "deadLetter.maxMessageBytes",
       ],
+      // Over SQS's largest message (and SendMessageBatch request), 1 MiB: letters were batched up to it, and a batch
+      // over 1 MiB was refused whole (BatchRequestTooLong, as moto answers too), every letter in it lost.
+      [
+        { deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: 1024 * 1024 + 1 } },
+        "deadLetter.maxMessageBytes",
+      ],
       // Named where they were given: these were named retry.…, the path of the AWS client's `aws.retry`.
       [{ entryRetry: { maxAttempts: 0 } }, "entryRetry.maxAttempts"],
       [{ entryRetry: { baseDelayMs: -1 } }, "entryRetry.baseDelayMs"],

@@ -51,6 +51,12 @@ import type { EventBridgePublishResult } from "./publish-result.js";
 export const MAX_ENTRIES_PER_REQUEST = 10;
 export const MAX_REQUEST_BYTES = 256 * 1024;
 
+/**
+ * The most SQS takes in one message and in one SendMessageBatch request. Dead letters are batched up to
+ * `maxMessageBytes`: above this, a batch SQS refuses whole (BatchRequestTooLong) loses every letter in it.
+ */
+const SQS_LARGEST_MESSAGE_BYTES = 1024 * 1024;
+
 /** Entry error codes worth another attempt: EventBridge's own transient failures. */
 export const RETRYABLE_ENTRY_CODES: ReadonlySet<string> = new Set(["InternalFailure", "ThrottlingException"]);
 
@@ -211,9 +217,14 @@ export class EventBridgeEventBus implements EventPublisher {
       deadLetter !== undefined &&
       typeof deadLetter !== "function" &&
       deadLetter?.maxMessageBytes !== undefined &&
-      (!Number.isSafeInteger(deadLetter.maxMessageBytes) || deadLetter.maxMessageBytes < 1)
+      (!Number.isSafeInteger(deadLetter.maxMessageBytes) ||
+        deadLetter.maxMessageBytes < 1 ||
+        deadLetter.maxMessageBytes > SQS_LARGEST_MESSAGE_BYTES)
     ) {
-      issues.push({ path: ["deadLetter", "maxMessageBytes"], message: "maxMessageBytes must be a positive integer" });
+      issues.push({
+        path: ["deadLetter", "maxMessageBytes"],
+        message: `maxMessageBytes must be an integer from 1 to ${SQS_LARGEST_MESSAGE_BYTES} (SQS's largest message)`,
+      });
     }
     // What TypeScript says of the rest, for JavaScript callers: each would otherwise fail later, at
     // publish, with a TypeError.
