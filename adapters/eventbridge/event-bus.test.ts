@@ -340,6 +340,17 @@ describe("EventBridgeEventBus configuration", () => {
         { deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: Number.NaN } },
         "deadLetter.maxMessageBytes",
       ],
+      // Over SQS's largest message (and SendMessageBatch request), 1 MiB: letters were batched up to it, and a batch
+      // over 1 MiB was refused whole (BatchRequestTooLong, as moto answers too), every letter in it lost.
+      [
+        { deadLetter: { queueUrl: "http://127.0.0.1:9/1/q", maxMessageBytes: 1024 * 1024 + 1 } },
+        "deadLetter.maxMessageBytes",
+      ],
+      // Named where they were given: these were named retry.…, the path of the AWS client's `aws.retry`.
+      [{ entryRetry: { maxAttempts: 0 } }, "entryRetry.maxAttempts"],
+      [{ entryRetry: { baseDelayMs: -1 } }, "entryRetry.baseDelayMs"],
+      [{ entryRetry: { maxDelayMs: Number.NaN } }, "entryRetry.maxDelayMs"],
+      [{ entryRetry: { random: "jitter" } }, "entryRetry.random"],
     ];
     for (const [options, path] of wrong) {
       let thrown: unknown;
@@ -351,6 +362,20 @@ describe("EventBridgeEventBus configuration", () => {
       expect(isValidationError(thrown)).toBe(true);
       expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([path]);
     }
+  });
+
+  test("a bad entryRetry is one more issue of the bus's options, beside the others", () => {
+    let thrown: unknown;
+    try {
+      bus({ eventBusName: "bus#1", entryRetry: { maxAttempts: 1.5 } });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isValidationError(thrown)).toBe(true);
+    expect((thrown as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual([
+      "eventBusName",
+      "entryRetry.maxAttempts",
+    ]);
   });
 
   test("a dead-letter queue URL with a user or password in it is refused without echoing it", () => {

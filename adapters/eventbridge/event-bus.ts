@@ -7,6 +7,7 @@ import {
   type HandlerFailure,
   type Issue,
   isServiceError,
+  isValidationError,
   PayloadTooLargeError,
   ServiceError,
   unknownKeyIssues,
@@ -49,6 +50,12 @@ import type { EventBridgePublishResult } from "./publish-result.js";
 /** EventBridge's limits for one PutEvents request. */
 export const MAX_ENTRIES_PER_REQUEST = 10;
 export const MAX_REQUEST_BYTES = 256 * 1024;
+
+/**
+ * The most SQS takes in one message and in one SendMessageBatch request. Dead letters are batched up to
+ * `maxMessageBytes`: above this, a batch SQS refuses whole (BatchRequestTooLong) loses every letter in it.
+ */
+const SQS_LARGEST_MESSAGE_BYTES = 1024 * 1024;
 
 /** Entry error codes worth another attempt: EventBridge's own transient failures. */
 export const RETRYABLE_ENTRY_CODES: ReadonlySet<string> = new Set(["InternalFailure", "ThrottlingException"]);
@@ -193,6 +200,8 @@ export class EventBridgeEventBus implements EventPublisher {
         message: `maxRequestBytes must be an integer from 1 to ${MAX_REQUEST_BYTES}`,
       });
     }
+    const retry = entryRetryPolicy(options.entryRetry);
+    if (Array.isArray(retry)) issues.push(...retry);
     const deadLetter = options.deadLetter;
     if (
       deadLetter !== undefined &&
@@ -208,9 +217,14 @@ export class EventBridgeEventBus implements EventPublisher {
       deadLetter !== undefined &&
       typeof deadLetter !== "function" &&
       deadLetter?.maxMessageBytes !== undefined &&
-      (!Number.isSafeInteger(deadLetter.maxMessageBytes) || deadLetter.maxMessageBytes < 1)
+      (!Number.isSafeInteger(deadLetter.maxMessageBytes) ||
+        deadLetter.maxMessageBytes < 1 ||
+        deadLetter.maxMessageBytes > SQS_LARGEST_MESSAGE_BYTES)
     ) {
-      issues.push({ path: ["deadLetter", "maxMessageBytes"], message: "maxMessageBytes must be a positive integer" });
+      issues.push({
+        path: ["deadLetter", "maxMessageBytes"],
+        message: `maxMessageBytes must be an integer from 1 to ${SQS_LARGEST_MESSAGE_BYTES} (SQS's largest message)`,
+      });
     }
     // What TypeScript says of the rest, for JavaScript callers: each would otherwise fail later, at
     // publish, with a TypeError.
@@ -240,13 +254,7 @@ export class EventBridgeEventBus implements EventPublisher {
       options.mapping ??
       envelopeMapping({ source: options.source, detailType: options.detailType, resources: options.resources });
     this.#customMapping = options.mapping !== undefined;
-    const retry = options.entryRetry ?? {};
-    this.#retry = retryPolicy({
-      maxAttempts: retry.maxAttempts ?? 5,
-      baseDelayMs: retry.baseDelayMs ?? 100,
-      maxDelayMs: retry.maxDelayMs ?? 5_000,
-      ...(retry.random === undefined ? {} : { random: retry.random }),
-    });
+    this.#retry = retry as RetryPolicy;
     this.#retryable = options.retryableEntryCodes ?? RETRYABLE_ENTRY_CODES;
     this.#onError = options.onError;
     this.#subscription = `eventbridge:${eventBusName}`;
@@ -400,6 +408,26 @@ const MAX_EVENT_BUS_NAME_LENGTH = 1600;
 
 function isEventBusName(name: unknown): name is string {
   return typeof name === "string" && name.length <= MAX_EVENT_BUS_NAME_LENGTH && EVENT_BUS_NAME_OR_ARN.test(name);
+}
+
+/**
+ * The policy of `entryRetry`, or what is wrong with it. retryPolicy names its issues `retry.…`, the path of
+ * the AWS client's own `aws.retry`: renamed here to where they were given, and gathered with the bus's other
+ * issues rather than thrown alone.
+ */
+function entryRetryPolicy(given: EntryRetryOptions | null | undefined): RetryPolicy | Issue[] {
+  const retry = given ?? {};
+  try {
+    return retryPolicy({
+      maxAttempts: retry.maxAttempts ?? 5,
+      baseDelayMs: retry.baseDelayMs ?? 100,
+      maxDelayMs: retry.maxDelayMs ?? 5_000,
+      ...(retry.random === undefined ? {} : { random: retry.random }),
+    });
+  } catch (error) {
+    if (!isValidationError(error)) throw error;
+    return error.issues.map((issue) => ({ ...issue, path: ["entryRetry", ...issue.path.slice(1)] }));
+  }
 }
 
 function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {

@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { isValidationError, type ValidationError } from "../../src/index.js";
+import { isValidationError, jsonLogger, setLogger, type ValidationError } from "../../src/index.js";
 import { testEnvelope } from "../../src/testing/index.js";
 import { createSqsEventConsumer, envelopeDetail, receiveAndConsume } from "./index.js";
 
@@ -101,4 +101,44 @@ test("a DeleteMessageBatch or release request that fails outright after its retr
   expect(result.deleted).toBe(0);
   expect(result.undeleted).toBe(2);
   expect(calls).toContain("ChangeMessageVisibilityBatch");
+});
+
+test("delete and release entries SQS fails, or answers in neither list, are counted undeleted and logged, never taken for done (a test double answers SQS: moto fails no such entry)", async () => {
+  const bodies = ["A", "B", "C", "D"].map((type, i) => {
+    const event = testEnvelope(type, `S-${i}`);
+    return JSON.stringify({ source: "test", "detail-type": event.type, detail: envelopeDetail(event) });
+  });
+  bodies.push("not json", "still not json");
+  const double = async (request: Request): Promise<Response> => {
+    const action = request.headers.get("x-amz-target")?.split(".")[1] ?? "";
+    if (action === "ReceiveMessage") {
+      return Response.json({
+        Messages: bodies.map((Body, i) => ({ MessageId: `m-${i}`, ReceiptHandle: `r-${i}`, Body })),
+      });
+    }
+    // Of each batch: the first entry done, the second failed, the rest in neither list.
+    const { Entries } = (await request.json()) as { Entries: { Id: string }[] };
+    return Response.json({
+      Successful: Entries.slice(0, 1).map(({ Id }) => ({ Id })),
+      Failed: Entries.slice(1, 2).map(({ Id }) => ({ Id, SenderFault: true, Code: "ReceiptHandleIsInvalid" })),
+    });
+  };
+  const lines: string[] = [];
+  setLogger(jsonLogger({ write: (line) => void lines.push(line) }));
+  try {
+    const consumer = createSqsEventConsumer({ handlers: () => undefined, onFailure: () => {} });
+    const result = await receiveAndConsume({
+      queueUrl: "http://127.0.0.1:9/000000000000/q",
+      consumer,
+      aws: { ...aws, fetch: double },
+      releaseFailed: true,
+    });
+    expect(result.result.handled).toBe(4);
+    expect({ deleted: result.deleted, undeleted: result.undeleted }).toEqual({ deleted: 1, undeleted: 3 });
+    const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+    expect(messages.filter((msg) => msg.includes("DeleteMessageBatch"))).toHaveLength(1);
+    expect(messages.filter((msg) => msg.includes("ChangeMessageVisibilityBatch"))).toHaveLength(1);
+  } finally {
+    setLogger(undefined);
+  }
 });

@@ -30,10 +30,28 @@ export interface ReceiveAndConsumeResult {
   /** Messages deleted: those handled, duplicates and unhandled. Failed ones stay for redelivery. */
   readonly deleted: number;
   /**
-   * Messages handled but not deleted (DeleteMessageBatch failed for them, or as a whole after its
-   * retries, which is logged): they come back, and dedup skips them.
+   * Messages handled but not deleted (DeleteMessageBatch failed for them or did not list them as done, or
+   * failed as a whole after its retries; logged): they come back, and dedup skips them.
    */
   readonly undeleted: number;
+}
+
+/** What DeleteMessageBatch and ChangeMessageVisibilityBatch answer: the ids of the entries done, and of those not. */
+interface BatchAnswer {
+  readonly Successful?: readonly { readonly Id?: unknown }[];
+  readonly Failed?: readonly unknown[];
+}
+
+/**
+ * How many of a batch's `count` entries (ids "0" to count - 1) SQS did not list as done: those it failed, and
+ * those in neither list. Done only when SQS says so, as the dead-letter sink counts a message kept: an entry in
+ * neither list was taken for deleted, and its message, back after the visibility timeout, for gone.
+ */
+function unconfirmed(answer: BatchAnswer, count: number): number {
+  const done = new Set((answer.Successful ?? []).map((entry) => entry.Id));
+  let left = 0;
+  for (let id = 0; id < count; id++) if (!done.has(String(id))) left++;
+  return left;
 }
 
 interface ReceivedMessage {
@@ -122,11 +140,17 @@ export async function receiveAndConsume(given: ReceiveAndConsumeOptions): Promis
   for (let i = 0; i < done.length; i += 10) {
     const chunk = done.slice(i, i + 10);
     try {
-      const response = await client.send<{ Failed?: readonly unknown[] }>("DeleteMessageBatch", {
+      const response = await client.send<BatchAnswer>("DeleteMessageBatch", {
         QueueUrl: options.queueUrl,
         Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle })),
       });
-      undeleted += response.Failed?.length ?? 0;
+      const left = unconfirmed(response, chunk.length);
+      undeleted += left;
+      if (left > 0) {
+        getLogger().error("SQS DeleteMessageBatch did not delete every handled message: those will be received again", {
+          undeleted: left,
+        });
+      }
     } catch (error) {
       // After the client's retries: these come back after the visibility timeout and dedup skips
       // them. Thrown, the error would lose the result of a batch whose handlers have run.
@@ -139,10 +163,19 @@ export async function receiveAndConsume(given: ReceiveAndConsumeOptions): Promis
     for (let i = 0; i < retry.length; i += 10) {
       const chunk = retry.slice(i, i + 10);
       try {
-        await client.send("ChangeMessageVisibilityBatch", {
+        const response = await client.send<BatchAnswer>("ChangeMessageVisibilityBatch", {
           QueueUrl: options.queueUrl,
           Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 })),
         });
+        const left = unconfirmed(response, chunk.length);
+        if (left > 0) {
+          getLogger().error(
+            "SQS ChangeMessageVisibilityBatch did not release every failed message: those come back after the timeout",
+            {
+              unreleased: left,
+            },
+          );
+        }
       } catch (error) {
         // Failed messages come back after the visibility timeout anyway.
         getLogger().error("SQS ChangeMessageVisibilityBatch failed: failed messages come back after the timeout", {
