@@ -736,7 +736,10 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     for (const options of [
       { after: -1, handler },
       { after: 1.5, handler },
+      // A checkpoint column read back as NULL: subscribeToAll refuses it too, rather than starting at 0.
+      { after: null, handler },
       { retryDelayMs: -5, handler },
+      { retryDelayMs: null, handler },
       {},
       { handler, filter: tooMany },
       { handler, filter: { streams: [""] } },

@@ -45,8 +45,10 @@ export function startLiveSubscription(
   decrypt?: (stored: EventEnvelope) => Promise<EventEnvelope>,
 ): StoreSubscription {
   assertFunction(options?.handler, "handler", "subscription");
-  const after = options.after ?? 0;
-  const retryDelayMs = options.retryDelayMs ?? 1000;
+  // Only a missing key takes its default, as in subscribeToAll: `after: null` (a checkpoint read back
+  // as NULL) would follow the feed from its start.
+  const after = options.after === undefined ? 0 : options.after;
+  const retryDelayMs = options.retryDelayMs === undefined ? 1000 : options.retryDelayMs;
   for (const [name, value, max] of [
     ["after", after, Number.MAX_SAFE_INTEGER],
     ["retryDelayMs", retryDelayMs, 3_600_000],
