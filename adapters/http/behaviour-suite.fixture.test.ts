@@ -78,6 +78,26 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         expect(await cleared.text()).toBe("");
       });
 
+      test("a result JSON has no text for (a function, a symbol) answers 204 as undefined does; one JSON.stringify refuses (a BigInt, a cycle) the bare 500, reported", async () => {
+        const { send, queries, errors } = setup();
+        const cycle: Record<string, unknown> = {};
+        cycle.self = cycle;
+        for (const [result, status] of [
+          [() => 1, 204],
+          [Symbol("s"), 204],
+          [10n, 500],
+          [cycle, 500],
+        ] as const) {
+          queries.unregister("GetCart");
+          queries.register("GetCart", () => result as never);
+          const response = await send(get("/queries/GetCart?cartId=c1"));
+          expect(response.status).toBe(status);
+          if (status === 204) expect(await response.text()).toBe("");
+          else await expectProblem(response, 500, "INTERNAL_ERROR");
+        }
+        expect(errors.map((error) => (error as Error).constructor.name)).toEqual(["TypeError", "TypeError"]);
+      });
+
       test("a registered command without a schema is not exposed: 404, and it does not run", async () => {
         const { send, seen } = setup();
         const problem = await expectProblem(await send(post("/commands/IssueRefund", {})), 404, "HANDLER_NOT_FOUND");
