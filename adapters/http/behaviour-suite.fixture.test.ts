@@ -7,7 +7,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
-import { CommandBus, InMemoryEventStore, QueryBus, ServiceError, ValidationError } from "../../src/index.js";
+import {
+  CommandBus,
+  HandlerNotFoundError,
+  InMemoryEventStore,
+  QueryBus,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
 import { allEvents, type CartCommands, type CartQueries, cartDomain } from "./cart-domain.fixture.test.ts";
 import type { HttpDispatcherOptions } from "./dispatcher-options.js";
 import { UnauthorizedError } from "./errors.js";
@@ -69,6 +76,26 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         const cleared = await send(post("/commands/ClearCart", { cartId: "c1" }));
         expect(cleared.status).toBe(204);
         expect(await cleared.text()).toBe("");
+      });
+
+      test("a result JSON has no text for (a function, a symbol) answers 204 as undefined does; one JSON.stringify refuses (a BigInt, a cycle) the bare 500, reported", async () => {
+        const { send, queries, errors } = setup();
+        const cycle: Record<string, unknown> = {};
+        cycle.self = cycle;
+        for (const [result, status] of [
+          [() => 1, 204],
+          [Symbol("s"), 204],
+          [10n, 500],
+          [cycle, 500],
+        ] as const) {
+          queries.unregister("GetCart");
+          queries.register("GetCart", () => result as never);
+          const response = await send(get("/queries/GetCart?cartId=c1"));
+          expect(response.status).toBe(status);
+          if (status === 204) expect(await response.text()).toBe("");
+          else await expectProblem(response, 500, "INTERNAL_ERROR");
+        }
+        expect(errors.map((error) => (error as Error).constructor.name)).toEqual(["TypeError", "TypeError"]);
       });
 
       test("a registered command without a schema is not exposed: 404, and it does not run", async () => {
@@ -269,6 +296,47 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         );
         expect(refused.issues).toEqual([{ path: ["cartId"], message: "no such cart" }]);
         expect(errors).toHaveLength(thrown.length * 2);
+      });
+
+      test("a HandlerNotFoundError from inside a handler (a type it dispatched has no handler, an aggregate met an event it has no method for) is the bare 500, reported as thrown, not a 404 for the served type", async () => {
+        const { send, commands, queries, errors } = setup({ auth: caller("u-1") });
+        const inner = new CommandBus();
+        const thrown = [
+          await inner.execute("NotWired", {}).catch((error: unknown) => error),
+          new HandlerNotFoundError("event", "ItemAdded", {
+            aggregate: "Cart",
+            method: "onItemAdded",
+            registered: ["onItemRemoved"],
+          }),
+        ];
+        for (const [index, error] of thrown.entries()) {
+          commands.unregister("ClearCart");
+          commands.register("ClearCart", () => Promise.reject(error));
+          queries.unregister("GetCart");
+          queries.register("GetCart", () => {
+            throw error;
+          });
+          for (const request of [
+            post("/commands/ClearCart", { cartId: "c1" }),
+            post("/commands/ClearCart", { cartId: "c1" }, { "idempotency-key": `k-${index}` }),
+            get("/queries/GetCart?cartId=c1"),
+          ]) {
+            const response = await send(request);
+            // A 404 told the client that ClearCart is not served, and named the handler's own wiring.
+            expect(await response.json()).toEqual({
+              type: "about:blank",
+              title: "Internal Server Error",
+              status: 500,
+              detail: "An unexpected error occurred",
+              code: "INTERNAL_ERROR",
+            });
+          }
+          expect(errors.slice(index * 3)).toEqual([error, error, error]);
+        }
+        // The route's own type without a handler stays a 404.
+        commands.unregister("ClearCart");
+        await expectProblem(await send(post("/commands/ClearCart", { cartId: "c1" })), 404, "HANDLER_NOT_FOUND");
+        expect(errors).toHaveLength(6);
       });
 
       test("a concurrency conflict is 409 naming the versions; a retryable backend failure 503 with Retry-After", async () => {

@@ -15,6 +15,7 @@ import {
   type IdempotencyStore,
   InMemoryIdempotencyStore,
   type Issue,
+  isHandlerNotFoundError,
   MAX_DELAY_MS,
   type MessageBus,
   type MessageKind,
@@ -219,8 +220,16 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
   };
 
   // `span`: the request's span, when it is traced.
-  const fail = (error: unknown, correlationId: string, info: ErrorInfo<X>, span: Span | undefined): Response => {
-    const response = errorResponse(error, { [correlationHeader]: correlationId });
+  // `internal`: the bare 500 whatever the error's code says (a fault the code would misdescribe), still reported.
+  const fail = (
+    error: unknown,
+    correlationId: string,
+    info: ErrorInfo<X>,
+    span: Span | undefined,
+    internal = false,
+  ): Response => {
+    // undefined is no error of ours: problemFor maps it to the bare 500.
+    const response = errorResponse(internal ? undefined : error, { [correlationHeader]: correlationId });
     if (response.status >= 500) {
       recordRequestError(span, error);
       report(error, info);
@@ -268,6 +277,8 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     span: Span | undefined,
   ): Promise<Response> => {
     let correlationId: string | undefined;
+    // The type handed to the bus, once it is: what fails after that may come from inside the handler.
+    let dispatched: string | undefined;
     try {
       const method = request.method;
       if (method !== "POST" && (kind === "command" || (method !== "GET" && method !== "HEAD"))) {
@@ -332,6 +343,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       // Asked here, so a 404 never carries what the bus would say about its other handlers.
       if (!bus.has(route.type)) throw new HandlerNotFoundError(kind, route.type);
       const options = { metadata: metadata as MessageMetadata };
+      dispatched = route.type;
       if (scope === undefined || given === undefined || idempotency === undefined) {
         return respond(
           storedResponse(await bus.execute(route.type, parsed.output, options)),
@@ -354,7 +366,8 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       });
       return respond(once.response, correlationHeader, correlationId, once.replayed);
     } catch (error) {
-      return fail(error, correlationId ?? crypto.randomUUID(), { kind, type, request, context }, span);
+      const internal = dispatched !== undefined && raisedByHandler(error, kind, dispatched);
+      return fail(error, correlationId ?? crypto.randomUUID(), { kind, type, request, context }, span, internal);
     }
   };
 
@@ -936,4 +949,15 @@ function defaultOnError(error: unknown, info: ErrorInfo<unknown>): void {
     ...(info.type === undefined ? {} : { type: info.type }),
     error,
   });
+}
+
+/**
+ * A `HandlerNotFoundError` that is not the bus's own for the dispatched type: the handler raised it (a
+ * type it dispatched has no handler, an aggregate met an event it has no method for). That is the
+ * server's wiring fault, not the route's type going unserved: as a 404 it told the client the type is not
+ * served, named the handler's internals (an aggregate's methods), and never reached `onError`.
+ */
+function raisedByHandler(error: unknown, kind: MessageKind, type: string): boolean {
+  if (!isHandlerNotFoundError(error)) return false;
+  return error.kind !== kind || error.type !== type || error.aggregate !== undefined;
 }

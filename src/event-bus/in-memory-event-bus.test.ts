@@ -94,6 +94,28 @@ describe("InMemoryEventBus", () => {
     expect(bus.subscriptionNames()).toEqual([]);
   });
 
+  test("subscribe options that are not an object, or hold a key other than name, are refused, not dropped", () => {
+    const bus = new InMemoryEventBus();
+    const pathsOf = (options: unknown) => {
+      try {
+        bus.subscribeToAll(() => {}, options as never);
+      } catch (error) {
+        expect(error).toBeInstanceOf(ValidationError);
+        return (error as ValidationError).issues.map((issue) => issue.path);
+      }
+      return "subscribed";
+    };
+    // Each was taken and the subscription named "anonymous" in error reports, not what the caller meant.
+    expect(pathsOf({ nmae: "audit" })).toEqual([["options", "nmae"]]);
+    expect(pathsOf("audit")).toEqual([["options"]]);
+    expect(pathsOf(["audit"])).toEqual([["options"]]);
+    expect(pathsOf(5)).toEqual([["options"]]);
+    expect(bus.subscriptionNames()).toEqual([]);
+    expect(pathsOf(null)).toBe("subscribed");
+    expect(pathsOf({ name: "audit" })).toBe("subscribed");
+    expect(bus.subscriptionNames()).toEqual(["anonymous", "audit"]);
+  });
+
   test("a pattern with a key beside its form, an inherited form or a hole in its list is refused, not half-read", () => {
     const bus = new InMemoryEventBus();
     const pathsOf = (pattern: unknown) => {

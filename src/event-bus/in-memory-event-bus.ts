@@ -39,6 +39,8 @@ const IN_MEMORY_EVENT_BUS_OPTIONS = [
   "handlerTimeoutMs",
 ] as const satisfies readonly (keyof InMemoryEventBusOptions)[];
 
+const SUBSCRIBE_OPTIONS = ["name"] as const satisfies readonly (keyof SubscribeOptions)[];
+
 interface Subscription {
   readonly name: string;
   readonly matches: (event: EventEnvelope) => boolean;
@@ -83,12 +85,9 @@ export class InMemoryEventBus extends EventBus {
     this.#handlerTimeoutMs = options.handlerTimeoutMs ?? DEFAULT_HANDLER_TIMEOUT_MS;
   }
 
-  subscribe(pattern: SubscriptionPattern, handler: EventHandler, options: SubscribeOptions = {}): Unsubscribe {
+  subscribe(pattern: SubscriptionPattern, handler: EventHandler, options?: SubscribeOptions): Unsubscribe {
     assertFunction(handler, "handler", "subscription");
-    const issues = patternIssues(pattern);
-    if (options?.name !== undefined && typeof options.name !== "string") {
-      issues.push({ path: ["options", "name"], message: `must be a string, got ${kindOf(options.name)}` });
-    }
+    const issues = [...patternIssues(pattern), ...subscribeOptionIssues(options)];
     if (issues.length > 0) throw new ValidationError("Invalid subscription", issues);
     const subscription: Subscription = {
       name: options?.name ?? (handler.name || "anonymous"),
@@ -152,6 +151,24 @@ export class InMemoryEventBus extends EventBus {
   #report(failure: HandlerFailure): void {
     callHook("onError", this.#onError, failure);
   }
+}
+
+/**
+ * `subscribe`'s options: absent (`null` too), or an object whose only key is a string `name`. A
+ * misspelt `nmae`, or a bare `"audit"` for `{ name: "audit" }`, was dropped: the subscription was
+ * reported as "anonymous" (or its function's name) instead of what the caller meant.
+ */
+function subscribeOptionIssues(options: unknown): Issue[] {
+  if (options === undefined || options === null) return [];
+  if (typeof options !== "object" || Array.isArray(options)) {
+    return [{ path: ["options"], message: `must be an object, got ${kindOf(options)}` }];
+  }
+  const issues = unknownKeyIssues(options, SUBSCRIBE_OPTIONS, ["options"]);
+  const { name } = options as SubscribeOptions;
+  if (name !== undefined && typeof name !== "string") {
+    issues.push({ path: ["options", "name"], message: `must be a string, got ${kindOf(name)}` });
+  }
+  return issues;
 }
 
 /** `handlerTimeoutMs`: absent, a delay `setTimeout` honours (at least 1 ms), or Infinity for none. */

@@ -183,6 +183,23 @@ describe("CommandBus", () => {
     expect(untracked.stats()).toEqual([]);
   });
 
+  test("execute options refused with a ValidationError are not a dispatch: no hook, no onError, not counted", async () => {
+    for (const hooked of [false, true]) {
+      const seen: string[] = [];
+      const bus = new CommandBus<Commands>({ onError: () => void seen.push("onError") });
+      if (hooked) bus.before(() => void seen.push("before")).after(() => void seen.push("after"));
+      bus.register("Add", ({ a }) => a);
+      await expect(bus.execute("Add", { a: 1, b: 0 }, { id: "" })).rejects.toBeInstanceOf(ValidationError);
+      await expect(bus.execute("Add", { a: 1, b: 0 }, { metdata: {} } as never)).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      expect(seen).toEqual([]);
+      expect(bus.stats("Add")).toBeUndefined();
+      await bus.execute("Add", { a: 1, b: 0 });
+      expect(bus.stats("Add")?.executions).toBe(1);
+    }
+  });
+
   test("an onError that throws, or an async one that rejects, is logged, and the caller still gets the dispatch's error", async () => {
     const logged: unknown[] = [];
     setLogger({ ...jsonLogger(), error: (message, fields) => void logged.push([message, fields?.type]) });
