@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FAKE_EPOCH, watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
+import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import {
   type Commands,
   type OrderEvent,
@@ -165,6 +166,10 @@ describe("SagaRuntime: compensation and operations", () => {
     expect(sent.map((s) => s.id)).toEqual(["Order/o1/1", "Order/o1/c2"]);
     expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
     await expect(runtime.resume("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
+  });
+
+  test("a step applied while the instance compensates has its compensation sent too, newest first after its command", async () => {
+    await checkLateCompensation(new InMemorySagaStore());
   });
 
   test("an operator can give up on a command that keeps failing and compensate instead", async () => {

@@ -747,8 +747,9 @@ function commitFor(
   firedTimeoutId: string | undefined,
 ): SagaCommit {
   let step = record?.step ?? 0;
-  // The active span is looked up only when there are commands to carry it.
-  const context = ctx.commands.length > 0 || ctx.compensating ? outboxTraceContext() : NO_TRACE;
+  // The active span is looked up only when there are commands (or compensations: below) to carry it.
+  const context =
+    ctx.commands.length > 0 || ctx.compensating || ctx.compensations.length > 0 ? outboxTraceContext() : NO_TRACE;
   const traced = context.traceparent === undefined ? NO_TRACE : context;
   const outbox: OutboxEntry[] = [];
   for (const command of ctx.commands) {
@@ -771,7 +772,11 @@ function commitFor(
         : [...before, ...ctx.compensations];
   const parked = record?.status === "needs-attention" ? record.attention : undefined;
   let status = parked?.resumeStatus ?? record?.status ?? "running";
-  if (ctx.compensating && status !== "compensating") {
+  if (ctx.compensating) status = "compensating";
+  else if (ctx.completed && status === "running") status = "completed";
+  // Compensating, since this step or before: a step applied meanwhile (a late event, a timeout) may
+  // have registered an undo of a command it still sends, and nothing else would ever send that undo.
+  if (status === "compensating" && compensations.length > 0) {
     // Newest first, each under an id of its own: dispatched once, in reverse order of the steps.
     for (let i = compensations.length - 1; i >= 0; i--) {
       outbox.push({
@@ -783,8 +788,7 @@ function commitFor(
       });
     }
     compensations = [];
-    status = "compensating";
-  } else if (ctx.completed && status === "running") status = "completed";
+  }
   const version = (record?.version ?? 0) + 1;
   return {
     saga,
