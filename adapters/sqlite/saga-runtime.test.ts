@@ -14,6 +14,7 @@ import { checkFeedResume } from "../../test/sagas/feed-resume.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { checkUnfinishedCompensation } from "../../test/sagas/unfinished-compensation.ts";
 import {
   bunSqliteDriver,
   migrateSqlite,
@@ -64,6 +65,10 @@ describe.each([
 
   test("a step applied while the instance compensates has its compensation sent too", async () => {
     await checkLateCompensation(new SqliteSagaStore({ driver: sagaDriver }));
+  });
+
+  test("redrive finishes a compensation whose runtime stopped before saving it compensated (a stop simulated by a commit that never returns)", async () => {
+    await checkUnfinishedCompensation(new SqliteSagaStore({ driver: sagaDriver }));
   });
 
   test("the payment timeout fires once when due and compensates in reverse order", async () => {

@@ -9,6 +9,7 @@ import {
   orderSaga,
   recordingBus,
 } from "../../test/sagas/order-saga.ts";
+import { checkUnfinishedCompensation } from "../../test/sagas/unfinished-compensation.ts";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { ErrorCode, SagaStepTimeoutError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
@@ -170,6 +171,10 @@ describe("SagaRuntime: compensation and operations", () => {
 
   test("a step applied while the instance compensates has its compensation sent too, newest first after its command", async () => {
     await checkLateCompensation(new InMemorySagaStore());
+  });
+
+  test("redrive finishes a compensation whose runtime stopped before saving it compensated (a stop simulated by a commit that never returns)", async () => {
+    await checkUnfinishedCompensation(new InMemorySagaStore());
   });
 
   test("an operator can give up on a command that keeps failing and compensate instead", async () => {

@@ -398,17 +398,32 @@ export class SagaRuntime {
     };
   }
 
-  /** Dispatches what instances still have in their outbox (after a crash). Returns how many instances. */
+  /**
+   * Dispatches what instances still have in their outbox (after a crash), and ends the compensations
+   * that sent everything but were not saved `compensated`. Returns how many instances.
+   */
   async redrive(): Promise<number> {
     const pending = await this.#store.list({ pendingOutbox: true, limit: 10_000 });
     let count = 0;
     for (const record of pending) {
       if (record.status === "needs-attention" || !this.#sagas.has(record.saga)) continue;
-      const after = await this.#dispatcher.dispatch(record.saga, record.key);
-      if (after !== undefined) recordSagaStatus(record.saga, record.status, after.status);
+      await this.#redriveOne(record);
+      count++;
+    }
+    // A crash after a compensation's last command was marked sent, before the instance was saved
+    // compensated, leaves it compensating with nothing to send: the list above cannot find it.
+    const compensating = await this.#store.list({ status: "compensating", limit: 10_000 });
+    for (const record of compensating) {
+      if (record.outbox.length > 0 || !this.#sagas.has(record.saga)) continue;
+      await this.#redriveOne(record);
       count++;
     }
     return count;
+  }
+
+  async #redriveOne(record: SagaRecord): Promise<void> {
+    const after = await this.#dispatcher.dispatch(record.saga, record.key);
+    if (after !== undefined) recordSagaStatus(record.saga, record.status, after.status);
   }
 
   /** Instances parked in `needs-attention`, with their error: for operators. */
