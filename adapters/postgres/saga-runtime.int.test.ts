@@ -12,7 +12,9 @@ import { eventually } from "../../src/testing/index.js";
 import { checkCompetingSchedulers } from "../../test/sagas/competing-schedulers.ts";
 import { checkFeedResume } from "../../test/sagas/feed-resume.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
+import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import { type OrderEvent, type OrderState, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { checkUnfinishedCompensation } from "../../test/sagas/unfinished-compensation.ts";
 import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
 import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
 
@@ -45,6 +47,14 @@ describe("SagaRuntime on PostgreSQL", () => {
     const record = await store.load("Order", id);
     expect(record).toMatchObject({ status: "compensated", outbox: [], version: 4 });
     expect((await runtime.tick(T0 + 60 * 60_000)).fired.filter((f) => f.key === id)).toEqual([]);
+  });
+
+  test("a step applied while the instance compensates has its compensation sent too", async () => {
+    await checkLateCompensation(new PostgresSagaStore({ sql, schema }));
+  });
+
+  test("redrive finishes a compensation whose runtime stopped before saving it compensated (a stop simulated by a commit that never returns)", async () => {
+    await checkUnfinishedCompensation(new PostgresSagaStore({ sql, schema }));
   });
 
   test("an event id PostgreSQL cannot keep fails the step, and its failure is still recorded there", async () => {

@@ -12,7 +12,9 @@ import { type FiredTimeoutReport, SagaRuntime, ulid } from "../../src/index.js";
 import { checkCompetingSchedulers } from "../../test/sagas/competing-schedulers.ts";
 import { checkFeedResume } from "../../test/sagas/feed-resume.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
+import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import { orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
+import { checkUnfinishedCompensation } from "../../test/sagas/unfinished-compensation.ts";
 import {
   bunSqliteDriver,
   migrateSqlite,
@@ -59,6 +61,14 @@ describe.each([
     expect(sent.map((s) => s.type).slice(2)).toEqual(["RefundPayment", "ReleaseStock"]);
     expect(await store.load("Order", id)).toMatchObject({ status: "compensated", outbox: [], version: 4 });
     expect((await runtime.tick(T0 + 60 * 60_000)).fired.filter((f) => f.key === id)).toEqual([]);
+  });
+
+  test("a step applied while the instance compensates has its compensation sent too", async () => {
+    await checkLateCompensation(new SqliteSagaStore({ driver: sagaDriver }));
+  });
+
+  test("redrive finishes a compensation whose runtime stopped before saving it compensated (a stop simulated by a commit that never returns)", async () => {
+    await checkUnfinishedCompensation(new SqliteSagaStore({ driver: sagaDriver }));
   });
 
   test("the payment timeout fires once when due and compensates in reverse order", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FAKE_EPOCH, watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
+import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import {
   type Commands,
   type OrderEvent,
@@ -8,6 +9,7 @@ import {
   orderSaga,
   recordingBus,
 } from "../../test/sagas/order-saga.ts";
+import { checkUnfinishedCompensation } from "../../test/sagas/unfinished-compensation.ts";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { ErrorCode, SagaStepTimeoutError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
@@ -165,6 +167,14 @@ describe("SagaRuntime: compensation and operations", () => {
     expect(sent.map((s) => s.id)).toEqual(["Order/o1/1", "Order/o1/c2"]);
     expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
     await expect(runtime.resume("Order", "o1")).rejects.toMatchObject({ code: ErrorCode.Validation });
+  });
+
+  test("a step applied while the instance compensates has its compensation sent too, newest first after its command", async () => {
+    await checkLateCompensation(new InMemorySagaStore());
+  });
+
+  test("redrive finishes a compensation whose runtime stopped before saving it compensated (a stop simulated by a commit that never returns)", async () => {
+    await checkUnfinishedCompensation(new InMemorySagaStore());
   });
 
   test("an operator can give up on a command that keeps failing and compensate instead", async () => {

@@ -398,17 +398,32 @@ export class SagaRuntime {
     };
   }
 
-  /** Dispatches what instances still have in their outbox (after a crash). Returns how many instances. */
+  /**
+   * Dispatches what instances still have in their outbox (after a crash), and ends the compensations
+   * that sent everything but were not saved `compensated`. Returns how many instances.
+   */
   async redrive(): Promise<number> {
     const pending = await this.#store.list({ pendingOutbox: true, limit: 10_000 });
     let count = 0;
     for (const record of pending) {
       if (record.status === "needs-attention" || !this.#sagas.has(record.saga)) continue;
-      const after = await this.#dispatcher.dispatch(record.saga, record.key);
-      if (after !== undefined) recordSagaStatus(record.saga, record.status, after.status);
+      await this.#redriveOne(record);
+      count++;
+    }
+    // A crash after a compensation's last command was marked sent, before the instance was saved
+    // compensated, leaves it compensating with nothing to send: the list above cannot find it.
+    const compensating = await this.#store.list({ status: "compensating", limit: 10_000 });
+    for (const record of compensating) {
+      if (record.outbox.length > 0 || !this.#sagas.has(record.saga)) continue;
+      await this.#redriveOne(record);
       count++;
     }
     return count;
+  }
+
+  async #redriveOne(record: SagaRecord): Promise<void> {
+    const after = await this.#dispatcher.dispatch(record.saga, record.key);
+    if (after !== undefined) recordSagaStatus(record.saga, record.status, after.status);
   }
 
   /** Instances parked in `needs-attention`, with their error: for operators. */
@@ -747,8 +762,9 @@ function commitFor(
   firedTimeoutId: string | undefined,
 ): SagaCommit {
   let step = record?.step ?? 0;
-  // The active span is looked up only when there are commands to carry it.
-  const context = ctx.commands.length > 0 || ctx.compensating ? outboxTraceContext() : NO_TRACE;
+  // The active span is looked up only when there are commands (or compensations: below) to carry it.
+  const context =
+    ctx.commands.length > 0 || ctx.compensating || ctx.compensations.length > 0 ? outboxTraceContext() : NO_TRACE;
   const traced = context.traceparent === undefined ? NO_TRACE : context;
   const outbox: OutboxEntry[] = [];
   for (const command of ctx.commands) {
@@ -771,7 +787,11 @@ function commitFor(
         : [...before, ...ctx.compensations];
   const parked = record?.status === "needs-attention" ? record.attention : undefined;
   let status = parked?.resumeStatus ?? record?.status ?? "running";
-  if (ctx.compensating && status !== "compensating") {
+  if (ctx.compensating) status = "compensating";
+  else if (ctx.completed && status === "running") status = "completed";
+  // Compensating, since this step or before: a step applied meanwhile (a late event, a timeout) may
+  // have registered an undo of a command it still sends, and nothing else would ever send that undo.
+  if (status === "compensating" && compensations.length > 0) {
     // Newest first, each under an id of its own: dispatched once, in reverse order of the steps.
     for (let i = compensations.length - 1; i >= 0; i--) {
       outbox.push({
@@ -783,8 +803,7 @@ function commitFor(
       });
     }
     compensations = [];
-    status = "compensating";
-  } else if (ctx.completed && status === "running") status = "completed";
+  }
   const version = (record?.version ?? 0) + 1;
   return {
     saga,
