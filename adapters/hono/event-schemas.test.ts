@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Hono } from "hono";
 import * as v from "valibot";
-import { eventRegistry } from "../../src/index.js";
+import { eventRegistry, InMemoryEventStore, isValidationError } from "../../src/index.js";
 import { cartRegistry } from "../../src/testing/index.js";
 import { cartDomain } from "./cart-domain.fixture.test.ts";
 import { eventFlowsRoutes, eventJsonSchemas } from "./index.js";
@@ -57,6 +57,28 @@ describe("event schemas as JSON Schema", () => {
     const doc = (await (await app.request("/openapi.json")).json()) as { components: { schemas: object } };
     const events = Object.entries(doc.components.schemas).filter(([key]) => key.startsWith("Event_"));
     expect(events.map(([, schema]) => schema["x-eventflows-event"].type)).toEqual(["Cart:Opened", "Cart Opened"]);
+  });
+
+  test("a property named __proto__ keeps its schema in the document, as appends check it", async () => {
+    // JSON text may hold a "__proto__" key (JSON.parse makes it an own key), and valibot checks it.
+    const registry = eventRegistry().schema(
+      "Tagged",
+      1,
+      v.object({ ["__proto__"]: v.string(), constructor: v.number() }),
+    );
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    const refused = await store
+      .appendToStream("Tagged-1", [{ type: "Tagged", data: JSON.parse('{"__proto__": 5, "constructor": 1}') }])
+      .catch((error: unknown) => error);
+    expect(isValidationError(refused)).toBe(true);
+    // So the document must say the value is a string, not only that the key is required.
+    const [entry] = eventJsonSchemas(registry);
+    const properties = entry?.schema.properties as Record<string, unknown>;
+    expect(Object.hasOwn(properties, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(properties)).toBe(Object.prototype);
+    const served = JSON.parse(JSON.stringify(entry?.schema)) as { properties: Record<string, unknown> };
+    expect(Object.keys(served.properties)).toEqual(["__proto__", "constructor"]);
+    expect(Object.getOwnPropertyDescriptor(served.properties, "__proto__")?.value).toEqual({ type: "string" });
   });
 
   test("the OpenAPI document lists them under components.schemas", async () => {

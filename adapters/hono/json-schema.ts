@@ -156,13 +156,13 @@ function base(node: Node): JsonSchema {
 }
 
 function objectSchema(node: Node): JsonSchema {
-  const entries = node.entries as Readonly<Record<string, Node>>;
-  const properties: Record<string, JsonSchema> = {};
-  const required: string[] = [];
-  for (const [key, entry] of Object.entries(entries)) {
-    properties[key] = convert(entry);
-    if (!acceptsUndefined(entry)) required.push(key);
-  }
+  const entries = Object.entries(node.entries as Readonly<Record<string, Node>>);
+  // Made from entries, not assigned key by key: an assignment to "__proto__" sets the object's
+  // prototype, so that key's schema was left out of the document (which took any value there).
+  const properties: Record<string, JsonSchema> = Object.fromEntries(
+    entries.map(([key, entry]) => [key, convert(entry)]),
+  );
+  const required = entries.filter(([, entry]) => !acceptsUndefined(entry)).map(([key]) => key);
   const out: Record<string, unknown> = { type: "object", properties };
   if (required.length > 0) out.required = required;
   if (node.type === "strict_object") out.additionalProperties = false;

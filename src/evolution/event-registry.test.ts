@@ -845,6 +845,9 @@ describe("validation on append", () => {
       broken(() => ({ issues: "bad" })),
       broken(() => ({ issues: [null] })),
       broken(() => ({ issues: [{ path: ["x"] }] })),
+      // Neither { value } nor { issues }: a schema that says nothing has not said the data is valid.
+      broken(() => ({})),
+      broken(() => ({ valid: true })),
     ];
     for (const schema of schemas) {
       const store = new InMemoryEventStore({ eventRegistry: eventRegistry().schema("Paid", 1, schema) });

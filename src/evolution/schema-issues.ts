@@ -38,7 +38,12 @@ export function schemaIssues(
 function mapIssues(result: unknown, path: readonly (string | number)[], what: string, quoteReceived: boolean): Issue[] {
   if (typeof result !== "object" || result === null) throw schemaFailed(what, "returned no result");
   const issues = (result as { issues?: unknown }).issues;
-  if (issues === undefined) return [];
+  if (issues === undefined) {
+    // A Standard Schema's success is { value }: a result with neither (`{}`, `{ valid: true }`) has not
+    // said the data is valid, and was taken as a pass, so data no check accepted was written.
+    if (!("value" in result)) throw schemaFailed(what, "returned neither { value } nor { issues }");
+    return [];
+  }
   if (!Array.isArray(issues) || issues.some((issue) => typeof issue?.message !== "string")) {
     throw schemaFailed(what, "returned issues that are not a list of { message, path? }");
   }
