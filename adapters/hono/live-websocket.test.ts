@@ -106,3 +106,40 @@ describe("live WebSocket pump", () => {
     expect(ended).toBeDefined();
   });
 });
+
+describe("live WebSocket route's connection when the socket never opens", () => {
+  // A helper that never calls back: @hono/node-ws answers the route first and, when `ws` refuses the
+  // upgrade (a malformed Sec-WebSocket-Key) or the client has gone, calls neither onOpen nor onClose.
+  // Seen from outside on Node 20: each such request left one connection in the hub for good.
+  test("no onOpen nor onClose from the helper: the hub frees the place after a heartbeat", async () => {
+    const hub = new LiveHub({ store: new InMemoryEventStore() });
+    const connection = await hub.connect({ filter: { streams: ["Nothing-1"] } });
+    liveSocketEvents(connection, 20, 1024); // the helper took the handlers, and never calls them
+    const ended = await Promise.race([connection.done, Bun.sleep(3000).then(() => "still connected")]);
+    expect(ended).toBe("closed");
+    expect(hub.size).toBe(0);
+    await hub.close();
+  });
+
+  test("a socket that opens in time is not closed by that deadline", async () => {
+    const store = new InMemoryEventStore();
+    const hub = new LiveHub({ store });
+    const connection = await hub.connect();
+    const sent: string[] = [];
+    const ws = {
+      raw: { bufferedAmount: 0 },
+      readyState: 1,
+      send: (message: string) => sent.push(message),
+      close: () => {},
+    } as unknown as WSContext;
+    liveSocketEvents(connection, 20, 1024).onOpen?.(new Event("open"), ws);
+    // Past several deadlines (heartbeats keep coming), then an event: still delivered, still connected.
+    while (sent.filter((m) => m.includes("heartbeat")).length < 3) await Bun.sleep(10);
+    await store.appendToStream("Order-1", [{ type: "Placed", data: {} }]);
+    while (!sent.some((m) => m.includes('"kind":"event"'))) await Bun.sleep(10);
+    expect(connection.ended).toBeUndefined();
+    expect(hub.size).toBe(1);
+    connection.close();
+    await hub.close();
+  });
+});

@@ -115,9 +115,24 @@ export function liveSocketEvents(
       if (ws.readyState === 1) ws.close(LIVE_CLOSE_CODES[reason], reason);
     }
   };
+  // A helper may never call back at all: @hono/node-ws answers the route before the upgrade, and when
+  // `ws` then refuses it (no or a malformed Sec-WebSocket-Key) or the client has left, neither onOpen
+  // nor onClose comes. The connection would hold a place of `maxClients` for good (for good indeed
+  // with a filter nothing matches): a socket not open within a heartbeat is taken as never to open.
+  const unopened = setTimeout(() => connection.close("closed"), heartbeatMs);
+  const settle = () => clearTimeout(unopened);
   return {
-    onOpen: (_event, ws) => void pump(ws),
-    onClose: () => connection.close("closed"),
-    onError: () => connection.close("closed"),
+    onOpen: (_event, ws) => {
+      settle();
+      void pump(ws);
+    },
+    onClose: () => {
+      settle();
+      connection.close("closed");
+    },
+    onError: () => {
+      settle();
+      connection.close("closed");
+    },
   };
 }
