@@ -657,3 +657,35 @@ describe("replay --since takes ISO 8601 only", () => {
     }
   });
 });
+
+describe("replay --stream or --category that names nothing", () => {
+  test("empty, blank or with a control character: exit 2 naming the option, before the module and store", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "eventflows-cli-stream-"));
+    // A real projection module, so that the old order (module, then store) would get past loading it.
+    writeFileSync(
+      join(cwd, "counts.ts"),
+      `import { projection } from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.ts"))};
+export default projection({ name: "counts", handle: async () => {} });
+`,
+    );
+    for (const [option, value, issue] of [
+      ["stream", "", "stream id must not be empty"],
+      ["stream", "  ", "stream id must not be only whitespace"],
+      ["stream", "Cart-\u001b[2J", "stream id must not contain control characters"],
+      ["category", "", "category must not be empty"],
+      ["category", "Cart\r", "category must not contain control characters"],
+    ] as const) {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const code = await runCli(
+        ["replay", "counts.ts", "--store", "sqlite", "--file", "missing.db", `--${option}=${value}`],
+        { stdout: (text) => stdout.push(text), stderr: (text) => stderr.push(text), env: {}, cwd },
+      );
+      expect({ code, stdout, stderr }, `--${option}=${JSON.stringify(value)}`).toEqual({
+        code: 2,
+        stdout: [],
+        stderr: [`eventflows: Invalid --${option}: ${issue} (see: eventflows replay --help)`],
+      });
+    }
+  });
+});
