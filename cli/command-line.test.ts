@@ -689,3 +689,38 @@ export default projection({ name: "counts", handle: async () => {} });
     }
   });
 });
+
+describe("each command's --help lists the options it takes", () => {
+  // How each command names a store; an option counts as taken when one of the stores takes it.
+  const lines: Record<string, (store: string) => string[]> = {
+    generate: () => ["event", "Placed"],
+    migrate: (store) => [store],
+    stats: (store) => [store],
+    rebuild: (store) => ["m.js", "--store", store],
+    import: (store) => ["emmett-postgres", "--to", store],
+  };
+  const refused = /Unknown option|is not an option of|has no \w+ store|is for /;
+
+  // replay's usage names the store options once ("with the store options of rebuild"), so it is left out.
+  test("generate, migrate, stats, rebuild, import: an option the command takes is in its usage text", async () => {
+    const { STORE_OPTIONS } = await import("./stores.js");
+    const usages = new Map<string, string>();
+    for (const command of [...Object.keys(lines), "replay"]) {
+      usages.set(command, (await eventflows([command, "--help"])).stdout);
+    }
+    const candidates = new Set([
+      ...Object.keys(STORE_OPTIONS).map((name) => `--${name}`),
+      ...[...usages.values()].flatMap((text) => text.match(/--[a-z][a-z-]*/g) ?? []),
+    ]);
+    for (const [command, line] of Object.entries(lines)) {
+      for (const option of candidates) {
+        let taken = false;
+        for (const store of ["postgres", "sqlite", "dynamodb"]) {
+          const run = await eventflows([command, ...line(store), `${option}=1`]);
+          taken ||= !refused.test(run.stderr);
+        }
+        if (taken) expect(usages.get(command), `${command} takes ${option}`).toMatch(new RegExp(`${option}(?![a-z-])`));
+      }
+    }
+  });
+});
