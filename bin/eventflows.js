@@ -14,11 +14,35 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 
+/**
+ * Writes to a stream until its reader goes away. `eventflows ... | head -1` closes the pipe early: Node
+ * (and Bun) then raise EPIPE as an unhandled stream error, a stack trace and exit 1, for output nobody
+ * reads any more. What is left is dropped instead; the command finishes and exits with its own code.
+ */
+function writer(stream) {
+  let gone = false;
+  const leaves = (error) => {
+    if (error?.code !== "EPIPE") throw error;
+    gone = true;
+  };
+  stream.on("error", leaves);
+  return (text) => {
+    if (gone) return;
+    try {
+      stream.write(text);
+    } catch (error) {
+      leaves(error);
+    }
+  };
+}
+
+const out = writer(process.stdout);
+const err = writer(process.stderr);
 const { runCli } = await import(entry.href);
 process.exitCode = await runCli(process.argv.slice(2), {
-  stdout: (text) => process.stdout.write(`${text}\n`),
-  stderr: (text) => process.stderr.write(`${text}\n`),
-  stderrRaw: (text) => process.stderr.write(text),
+  stdout: (text) => out(`${text}\n`),
+  stderr: (text) => err(`${text}\n`),
+  stderrRaw: (text) => err(text),
   stderrIsTty: process.stderr.isTTY === true,
   env: process.env,
   cwd: process.cwd(),

@@ -657,3 +657,70 @@ describe("replay --since takes ISO 8601 only", () => {
     }
   });
 });
+
+describe("replay --stream or --category that names nothing", () => {
+  test("empty, blank or with a control character: exit 2 naming the option, before the module and store", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "eventflows-cli-stream-"));
+    // A real projection module, so that the old order (module, then store) would get past loading it.
+    writeFileSync(
+      join(cwd, "counts.ts"),
+      `import { projection } from ${JSON.stringify(join(import.meta.dirname, "..", "src", "index.ts"))};
+export default projection({ name: "counts", handle: async () => {} });
+`,
+    );
+    for (const [option, value, issue] of [
+      ["stream", "", "stream id must not be empty"],
+      ["stream", "  ", "stream id must not be only whitespace"],
+      ["stream", "Cart-\u001b[2J", "stream id must not contain control characters"],
+      ["category", "", "category must not be empty"],
+      ["category", "Cart\r", "category must not contain control characters"],
+    ] as const) {
+      const stdout: string[] = [];
+      const stderr: string[] = [];
+      const code = await runCli(
+        ["replay", "counts.ts", "--store", "sqlite", "--file", "missing.db", `--${option}=${value}`],
+        { stdout: (text) => stdout.push(text), stderr: (text) => stderr.push(text), env: {}, cwd },
+      );
+      expect({ code, stdout, stderr }, `--${option}=${JSON.stringify(value)}`).toEqual({
+        code: 2,
+        stdout: [],
+        stderr: [`eventflows: Invalid --${option}: ${issue} (see: eventflows replay --help)`],
+      });
+    }
+  });
+});
+
+describe("each command's --help lists the options it takes", () => {
+  // How each command names a store; an option counts as taken when one of the stores takes it.
+  const lines: Record<string, (store: string) => string[]> = {
+    generate: () => ["event", "Placed"],
+    migrate: (store) => [store],
+    stats: (store) => [store],
+    rebuild: (store) => ["m.js", "--store", store],
+    import: (store) => ["emmett-postgres", "--to", store],
+  };
+  const refused = /Unknown option|is not an option of|has no \w+ store|is for /;
+
+  // replay's usage names the store options once ("with the store options of rebuild"), so it is left out.
+  test("generate, migrate, stats, rebuild, import: an option the command takes is in its usage text", async () => {
+    const { STORE_OPTIONS } = await import("./stores.js");
+    const usages = new Map<string, string>();
+    for (const command of [...Object.keys(lines), "replay"]) {
+      usages.set(command, (await eventflows([command, "--help"])).stdout);
+    }
+    const candidates = new Set([
+      ...Object.keys(STORE_OPTIONS).map((name) => `--${name}`),
+      ...[...usages.values()].flatMap((text) => text.match(/--[a-z][a-z-]*/g) ?? []),
+    ]);
+    for (const [command, line] of Object.entries(lines)) {
+      for (const option of candidates) {
+        let taken = false;
+        for (const store of ["postgres", "sqlite", "dynamodb"]) {
+          const run = await eventflows([command, ...line(store), `${option}=1`]);
+          taken ||= !refused.test(run.stderr);
+        }
+        if (taken) expect(usages.get(command), `${command} takes ${option}`).toMatch(new RegExp(`${option}(?![a-z-])`));
+      }
+    }
+  });
+});

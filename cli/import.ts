@@ -55,7 +55,8 @@ Sources:
                                a category holds no "-", which ends it
 
 Targets (--to), with the options of eventflows migrate (run it first):
-  postgres   the URL from $EVENTFLOWS_PG_URL or $DATABASE_URL, or --url-file; --schema, --prefix
+  postgres   the URL from $EVENTFLOWS_PG_URL or $DATABASE_URL, or --url-file, or --url (no
+             password); --schema, --prefix
   dynamodb   --table <name>, --partition-key, --sort-key
   sqlite     --file <path> (must exist), --prefix
 

@@ -1,4 +1,4 @@
-import type { EventStore, Progress } from "../src/index.js";
+import { type EventStore, nameIssues, type Progress } from "../src/index.js";
 import { parseIsoTime } from "../src/internal/iso-time.js";
 import { CliUsageError } from "./errors.js";
 import { interruptedExitCode } from "./interrupt.js";
@@ -67,6 +67,18 @@ export function integerOption(
     throw new CliUsageError(`--${name} takes an integer from ${min} to ${max}, not "${value}"`, command);
   }
   return n;
+}
+
+/**
+ * A name option (`--stream`, `--category`) by the rule `replay()` applies to it (not blank, no control
+ * character, at most 1,000 characters), or a usage error naming the option: left to `replay()`, an empty
+ * `--stream=` was a VALIDATION_FAILED (exit 1) found only after the module was imported and the store opened.
+ */
+export function nameOption(command: string, name: string, what: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const [issue] = nameIssues(value, what, 1000);
+  if (issue !== undefined) throw new CliUsageError(`Invalid --${name}: ${issue.message}`, command);
+  return value;
 }
 
 /** An ISO 8601 date or date-time with a zone (see `parseIsoTime`), or a usage error naming the option. */

@@ -15,6 +15,7 @@ import {
   feedOrigin,
   integerOption,
   isoTimeOption,
+  nameOption,
   PROJECTION_OPTIONS,
   reportInterrupted,
   runWithProgress,
@@ -74,6 +75,8 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
     throw new CliUsageError("Give --stream or --category, not both", "replay");
   }
   if (values.collections !== undefined) throw new CliUsageError("--collections is for rebuild", "replay");
+  nameOption("replay", "stream", "stream id", values.stream);
+  nameOption("replay", "category", "category", values.category);
   const after = integerOption("replay", "after", values.after, 0, Number.MAX_SAFE_INTEGER);
   const since = isoTimeOption("replay", "since", values.since);
   // Decimal notation only: Number() would also read "0x10" as 16, "1e3" as 1000 and " 5 " as 5.

@@ -243,9 +243,19 @@ async function locateUrl(
   throw new UsageError(`No database: set ${CLI_URL_VARIABLE} or ${URL_VARIABLE}, or pass --url-file.`);
 }
 
-/** Whether a URL spells a password (`scheme://user:password@…`, or a `password=` parameter). */
+/**
+ * Whether a URL spells a password (`scheme://user:password@…`, or a `password=` parameter), read as
+ * postgres.js reads it: the authority ends at the first `/` or `?` only, and the user and password are
+ * what comes before its last `@`. A `#` does not end it there (WHATWG URL starts a fragment), so
+ * `postgres://app:pa#ss@db/app` connects with the password `pa#ss` and must be refused as any other.
+ */
 function hasPassword(url: string): boolean {
-  return /^[^:/?#]+:\/\/[^@/?#]*:[^@/?#]*@/.test(url) || /[?&]password=/i.test(url);
+  const scheme = url.indexOf("://");
+  const rest = scheme === -1 ? "" : url.slice(scheme + 3);
+  const end = rest.search(/[/?]/);
+  const authority = end === -1 ? rest : rest.slice(0, end);
+  const at = authority.lastIndexOf("@");
+  return (at !== -1 && authority.slice(0, at).includes(":")) || /[?&]password=/i.test(url);
 }
 
 function parse(args: readonly string[]): Parsed {
