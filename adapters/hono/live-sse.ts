@@ -2,9 +2,15 @@ import { type EventEnvelope, getLogger, type LiveConnection, type LiveEndReason 
 
 const encoder = new TextEncoder();
 
-/** One event as an SSE message: `id` is its global position, so `Last-Event-ID` resumes after it. */
-export function sseEvent(event: EventEnvelope): string {
-  return `id: ${event.globalPosition ?? ""}\ndata: ${JSON.stringify(event)}\n\n`;
+/**
+ * One event as an SSE message: `id` is its global position, so `Last-Event-ID` resumes after it. A
+ * part of a split event that another part follows (`more`) has no `id`: the parts share the position,
+ * and a reader resuming after it would never get the rest. EventSource keeps the last `id` it had, so
+ * a reconnect there resumes before the event, and its parts come again.
+ */
+export function sseEvent(event: EventEnvelope, more = false): string {
+  const data = `data: ${JSON.stringify(event)}\n\n`;
+  return more ? data : `id: ${event.globalPosition ?? ""}\n${data}`;
 }
 
 /** The last message of a stream the server ends: an `end` event naming why. */
@@ -69,7 +75,7 @@ export function sseBody(
         if (item === undefined) {
           controller.enqueue(encoder.encode(SSE_HEARTBEAT));
         } else if (item.kind === "event") {
-          controller.enqueue(encoder.encode(sseEvent(item.event)));
+          controller.enqueue(encoder.encode(sseEvent(item.event, item.more === true)));
         } else {
           finish();
           // A client that stopped reading gets the end frame when (if) it reads again.

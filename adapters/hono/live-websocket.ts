@@ -38,7 +38,8 @@ export const LIVE_CLOSE_CODES: Readonly<Record<LiveEndReason, number>> = {
 export type LiveMessage<E extends EventEnvelope = EventEnvelope> =
   /** First: the global position the stream starts after. */
   | { readonly kind: "open"; readonly position: number }
-  | { readonly kind: "event"; readonly event: E }
+  /** `more`: another part of the same stored event follows (see `LiveItem`); its position is no resume point yet. */
+  | { readonly kind: "event"; readonly event: E; readonly more?: true }
   | { readonly kind: "heartbeat" };
 
 interface BufferedSocket {
@@ -105,7 +106,10 @@ export function liveSocketEvents(
           reason = item.reason;
           break;
         } else {
-          delivered = sent(ws, { kind: "event", event: item.event });
+          delivered = sent(
+            ws,
+            item.more ? { kind: "event", event: item.event, more: true } : { kind: "event", event: item.event },
+          );
         }
       }
     } catch {

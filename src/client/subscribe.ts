@@ -144,6 +144,17 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   let handled = false;
   /** How long the server asked to wait before the next request (`Retry-After` with a 503 or 429), in ms. */
   let asked: number | undefined;
+  /**
+   * The parts of a split event share its position, and the server marks all but the last (`more`).
+   * `partial` is the position of an event handled only in part when its connection dropped, `partsDone`
+   * how many of its parts: the reconnect resumes before it (`position` moves with a last part only),
+   * and the parts that come again are not handled twice.
+   */
+  let partial: number | undefined;
+  let partsDone = 0;
+  /** The position of the last event the connection in hand delivered, and that part's index. */
+  let lastAt: number | undefined;
+  let lastIndex = 0;
 
   const address = (path: string) => {
     // Query parameters the caller put in `url` (a token, say) are kept.
@@ -170,9 +181,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
 
   /**
    * Handles an event unless it is at or before the last one handled (a resume point is exclusive,
-   * and a server that sends one again, or out of order, does not get it handled twice).
+   * and a server that sends one again, or out of order, does not get it handled twice), or a part of
+   * a split event handled before a drop. `more`: another part of the same stored event follows.
    */
-  const handle = async (event: E) => {
+  const handle = async (event: E, more: boolean) => {
     // What the server sends is handed to onEvent as an envelope: `null`, a number or a list is none.
     if (typeof event !== "object" || event === null || Array.isArray(event)) {
       throw new LiveStreamError(
@@ -191,12 +203,22 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       );
     }
     if (position !== undefined && at <= position) return;
+    const index = at === lastAt ? lastIndex + 1 : 0;
+    lastAt = at;
+    lastIndex = index;
+    if (at === partial && index < partsDone) return;
     try {
       await options.onEvent(event);
     } catch (error) {
       throw new HandlerFailure(error);
     }
-    position = at;
+    if (more) {
+      partial = at;
+      partsDone = index + 1;
+    } else {
+      position = at;
+      partial = undefined;
+    }
     handled = true;
   };
 
@@ -260,7 +282,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         if (message.event !== "message") continue;
         // While onEvent runs nothing is read, whatever the server sends: its time is not the connection's idleness.
         idle.stop();
-        await handle(eventOf(message.data) as E);
+        const event = eventOf(message.data) as E;
+        // The server names a part's position as the stream's id only with the last part of its event:
+        // an event whose position is not the stream's last id has more parts to come.
+        await handle(event, message.id !== undefined && message.id !== String(event?.globalPosition));
         idle.reset();
       }
       // Our server ends a stream only with its `end` message: one that just stops was cut off on the
@@ -314,7 +339,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
               return opened(parsed);
             }
             if (parsed.kind !== "event" || parsed.event === undefined) return;
-            await handle(parsed.event);
+            await handle(parsed.event, (parsed as { more?: unknown }).more === true);
             received += 1;
             if (ackEvery > 0 && received % ackEvery === 0) send(`{"kind":"ack","received":${received}}`);
           } catch (error) {
@@ -351,6 +376,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
     while (!stopped) {
       handled = false;
       asked = undefined;
+      lastAt = undefined;
       try {
         await (transport === "websocket" ? overWebSocket : overSse)(current.signal);
       } catch (error) {

@@ -19,7 +19,7 @@ import {
   nameIssues,
 } from "../internal/validate.js";
 import { schemaIssues } from "./schema-issues.js";
-import { splitEventId } from "./split-ids.js";
+import { markSplitParts, splitEventId } from "./split-ids.js";
 import type { StandardSchema, UpcastEvent, UpcastStep } from "./types.js";
 import { upcastingReader } from "./upcasting-reader.js";
 
@@ -284,7 +284,9 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       version === storedVersion ? undefined : { kind: "upcaster", type: event.type, version: version - 1 };
     this.#run(event, event.type, data, event.metadata, version, out, 0, by);
     if (out.length === 1) return out[0] as EventEnvelope;
-    return out.map((e, i) => (i === 0 ? e : { ...e, id: splitEventId(event.id, i) }));
+    const parts = out.map((e, i) => (i === 0 ? e : { ...e, id: splitEventId(event.id, i) }));
+    markSplitParts(parts);
+    return parts;
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { EventEnvelope } from "../events/envelope.js";
+
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 /**
@@ -21,4 +23,26 @@ export function splitEventId(storedId: string, index: number): string {
     carry = Math.floor(sum / 32);
   }
   return chars.join("");
+}
+
+/**
+ * The parts of split events that are not the last of their stored event, as the registry made them:
+ * a live stream must not name such a part's position as its resume point, since the parts after it
+ * share that position (a reader resuming after it would never get them). Kept off the envelope (a
+ * WeakSet of the objects read), so handlers and JSON see the parts as they are.
+ */
+const partsFollowing = new WeakSet<EventEnvelope>();
+
+/** Marks every part but the last as followed by another part of the same stored event. */
+export function markSplitParts(parts: readonly EventEnvelope[]): void {
+  for (let i = 0; i < parts.length - 1; i++) partsFollowing.add(parts[i] as EventEnvelope);
+}
+
+/**
+ * True for a part of a split event, as read from the store, that another part of the same stored
+ * event follows; false for the last part and for every event that was not split (or for a copy of
+ * the envelope the store did not hand out).
+ */
+export function morePartsFollow(event: EventEnvelope): boolean {
+  return partsFollowing.has(event);
 }

@@ -2,6 +2,7 @@ import { ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { StoreSubscription } from "../event-store/subscription.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { morePartsFollow } from "../evolution/split-ids.js";
 import { functionIssues, integerOptionIssues, objectIssues, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
@@ -15,7 +16,16 @@ import { type LiveFilter, matchesFilter, readFilter } from "./filter.js";
 export type LiveEndReason = "slow-consumer" | "closed" | "shutdown" | "error";
 
 export type LiveItem<E extends EventEnvelope = EventEnvelope> =
-  | { readonly kind: "event"; readonly event: E }
+  | {
+      readonly kind: "event";
+      readonly event: E;
+      /**
+       * True when another part of the same stored event follows (an upcaster split it, and the parts
+       * share its global position): the event's position is no resume point yet. A live route names a
+       * position to resume after (SSE `id`, a client's `from`) only with the last part it sends.
+       */
+      readonly more?: true;
+    }
   | { readonly kind: "end"; readonly reason: LiveEndReason };
 
 export interface LiveHubOptions {
@@ -391,7 +401,7 @@ class Connection implements LiveConnection {
         this.#queue[this.#head] = undefined as unknown as EventEnvelope;
         this.#head += 1;
         if (this.#head > 1024 && this.#head * 2 > this.#queue.length) this.#compact();
-        return { kind: "event", event };
+        return morePartsFollow(event) ? { kind: "event", event, more: true } : { kind: "event", event };
       }
       if (this.#end !== undefined) return { kind: "end", reason: this.#end };
       if (!this.#live && !this.#hub.tryLive(this)) {
