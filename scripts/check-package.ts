@@ -8,7 +8,8 @@
  * with ERR_REQUIRE_ESM, proving the "default" condition resolves), and type-check an import of
  * every subpath with `moduleResolution` "bundler" and "nodenext" (the latter with
  * exactOptionalPropertyTypes and noUncheckedIndexedAccess), with this repository's TypeScript and
- * with the oldest the README promises ("TypeScript 5.7 or later") and with the newest on npm. Then the Getting started guide as a
+ * with the oldest the README promises ("TypeScript 5.7 or later") and with the newest on npm, and a CommonJS
+ * file's import of it as Getting started describes (TS1479 on 5.7, compiled by the newer). Then the Getting started guide as a
  * reader follows it: its files (the blocks headed `// account.ts`, `// app.ts`, `// main.ts`) compiled
  * with the tsconfig.json the page gives, and main.js run on Node. Last, the "nodenext" type check again
  * with each peer dependency at the lowest version its range admits.
@@ -262,6 +263,44 @@ function typeCheckNodenext(project: string, peerNames: readonly string[], label:
   const note = errors.length > 0 ? ` (${errors.length} errors inside peers' own declarations)` : "";
   console.log(`✓ ${label}${note}`);
   return true;
+}
+
+/**
+ * What Getting started tells a CommonJS project: an import of the package from a CommonJS file (a
+ * `require` once compiled) type-checks with `"module": "nodenext"` from TypeScript 5.8, and the
+ * oldest TypeScript promised (5.7) answers TS1479 there. A `.cts` file is CommonJS whatever the
+ * project's "type". `compilers` are [label, tsc] pairs, the oldest labelled with its version first.
+ */
+function commonJsTypeCheck(
+  project: string,
+  name: string,
+  compilers: readonly (readonly [string, string])[],
+  oldest: string,
+): boolean {
+  writeFileSync(
+    join(project, "cjs-check.cts"),
+    `import { InMemoryEventStore } from "${name}";\nexport const store = new InMemoryEventStore();\n`,
+  );
+  const flags = ["--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022", "--types", "node"];
+  let passed = true;
+  for (const [compiler, tscBinary] of compilers) {
+    const tsc = spawnSync(
+      tscBinary,
+      [...flags, "--strict", "--skipLibCheck", "false", "--noEmit", "--pretty", "false", "cjs-check.cts"],
+      { cwd: project, encoding: "utf8" },
+    );
+    const output = `${tsc.stdout}${tsc.stderr}${tsc.error?.message ?? ""}`;
+    // Only the oldest predates TypeScript 5.8's require() of ES modules under nodenext.
+    const refuses = compiler.startsWith(`TypeScript ${oldest},`);
+    const ok = refuses ? tsc.status !== 0 && /error TS1479/.test(output) : tsc.status === 0;
+    const label = `CommonJS file importing ${name} (module nodenext; ${compiler})`;
+    if (ok) console.log(`✓ ${label}: ${refuses ? "TS1479, as Getting started says" : "compiles"}`);
+    else {
+      passed = false;
+      console.error(`✗ ${label}: expected ${refuses ? "TS1479" : "no error"}, got exit ${tsc.status}:\n${output}`);
+    }
+  }
+  return passed;
 }
 
 /** The version of a package installed in `project` (under its alias, if it has one). */
@@ -522,6 +561,8 @@ async function main(): Promise<number> {
         }
       }
     }
+
+    if (!commonJsTypeCheck(project, pkg.name, compilers, oldest)) failed = true;
 
     // Getting started, as its reader does it: the page's files and tsconfig, `npx tsc && node build/main.js`.
     const guide = gettingStarted();
