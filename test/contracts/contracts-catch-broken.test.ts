@@ -36,6 +36,9 @@ import {
   ClaimIgnoringIdempotencyStore,
   DroppingEventBus,
   ExpiryIgnoringDedupStore,
+  HeartbeatCheckpointStore,
+  HeartbeatEventStore,
+  HeartbeatSnapshotStore,
   OneRowSnapshotStore,
   PrefixDeletingCheckpointStore,
   PrefixDeletingSnapshotStore,
@@ -134,6 +137,26 @@ describe("eventStoreContract catches broken stores", () => {
     const names = suite.cases.map((c) => c.name).filter((n) => n.includes("no holdCommit hook"));
     expect(names).toHaveLength(2);
     expect(await failedCases(suite)).toEqual([]);
+  });
+});
+
+describe("the ping cases catch a ping that writes", () => {
+  test("a heartbeat event appended by ping fails eventStoreContract's ping case, and only it", async () => {
+    const suite = eventStoreContract({ name: "heartbeat", create: (options) => new HeartbeatEventStore(options) });
+    expect(await failedCases(suite)).toEqual(["ping answers for health checks and creates nothing"]);
+  });
+
+  test("a heartbeat checkpoint stored by ping fails checkpointStoreContract's ping case, and only it", async () => {
+    const suite = checkpointStoreContract({ name: "heartbeat", create: () => new HeartbeatCheckpointStore() });
+    expect(await failedCases(suite)).toEqual(["ping answers for health checks and stores nothing"]);
+  });
+
+  test("a heartbeat snapshot saved by ping fails snapshotStoreContract's ping case, and only it", async () => {
+    const suite = snapshotStoreContract({
+      name: "heartbeat",
+      create: (options) => new HeartbeatSnapshotStore(options),
+    });
+    expect(await failedCases(suite)).toEqual(["ping answers for health checks and saves nothing"]);
   });
 });
 
