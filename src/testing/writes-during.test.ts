@@ -13,7 +13,7 @@ class Store {
 
 test("writesDuring names the methods called, and leaves the instance as it was, even when the action throws", async () => {
   const store = new Store();
-  const own = () => "own";
+  const own = () => 7;
   const withOwn = Object.assign(new Store(), { read: own });
   expect(await writesDuring(store, ["write", "absent"], async () => store.write("a"))).toEqual(["write"]);
   expect(store.rows).toEqual(["a"]);

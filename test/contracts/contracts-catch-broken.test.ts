@@ -21,9 +21,11 @@ import {
   checkpointStoreContract,
   dedupStoreContract,
   eventBusContract,
+  eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
   runContract,
+  StoreView,
   snapshotStoreContract,
   streamDeletionContract,
   subjectKeyStoreContract,
@@ -45,6 +47,7 @@ import {
   PrefixErasingSubjectKeyStore,
   PrefixHardDeletingEventStore,
   RemovalBlindRetryEventStore,
+  SmallBatchEventStore,
 } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
@@ -137,6 +140,18 @@ describe("eventStoreContract catches broken stores", () => {
     const names = suite.cases.map((c) => c.name).filter((n) => n.includes("no holdCommit hook"));
     expect(names).toHaveLength(2);
     expect(await failedCases(suite)).toEqual([]);
+  });
+});
+
+describe("a store that declares a small maxEventsPerAppend", () => {
+  test("passes every case of eventStoreContract and eventEvolutionContract: their own appends keep to the limit", async () => {
+    const shared = new SmallBatchEventStore();
+    for (const suite of [
+      eventStoreContract({ name: "small batches", create: (options) => new SmallBatchEventStore(options) }),
+      eventEvolutionContract({ name: "small batches", create: (options) => new StoreView(shared, options) }),
+    ]) {
+      expect(await failedCases(suite)).toEqual([]);
+    }
   });
 });
 
