@@ -107,6 +107,7 @@ export {
   type HandlerFailure,
   matcherFor,
   type PublishResult,
+  patternIssues,
   type SubscribeOptions,
   type SubscriptionPattern,
   type Unsubscribe,

@@ -5,6 +5,7 @@ import { ulid } from "../ids.js";
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { lookAlikeIds } from "./look-alike-ids.js";
+import { writesDuring } from "./writes-during.js";
 
 export interface CheckpointStoreContractOptions {
   /** Shown as the suite's name. */
@@ -38,7 +39,10 @@ export function checkpointStoreContract(options: CheckpointStoreContractOptions)
   });
 
   add("ping answers for health checks and stores nothing", async (store) => {
-    assertEqual(await store.ping(), undefined, "ping resolves");
+    const writes = await writesDuring(store, ["store", "delete", "writeCheckpoint", "deleteCheckpoint"], async () => {
+      assertEqual(await store.ping(), undefined, "ping resolves");
+    });
+    assertEqual(writes, [], "write methods ping called (a ping must only read)");
     assertEqual(await store.load(HEALTH_CHECK_STREAM), undefined, "no checkpoint stored");
   });
 

@@ -6,10 +6,12 @@ import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { isUlid, ulid } from "../ids.js";
 import { MAX_STREAM_ID_LENGTH } from "../internal/validate.js";
+import { appendWithinLimit } from "./append-within-limit.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { untilHeadReadable } from "./feed.js";
 import { lookAlikeIds } from "./look-alike-ids.js";
+import { writesDuring } from "./writes-during.js";
 
 export interface EventStoreContractOptions {
   /** Shown as the suite's name. */
@@ -104,10 +106,20 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     if (store.capabilities.globalOrder) assertIncreasing(result.events, 3, "positions");
   });
 
-  add("ping answers for health checks and creates nothing", async (store) => {
-    assertEqual(await store.ping(), undefined, "ping resolves");
-    assertEqual(await store.streamExists(HEALTH_CHECK_STREAM), false, "no stream created");
-  });
+  add(
+    "ping answers for health checks and creates nothing",
+    async (store, bus) => {
+      const published: string[] = [];
+      bus.subscribeToAll((event) => void published.push(`${event.streamId} ${event.type}`));
+      const writes = await writesDuring(store, EVENT_STORE_WRITES, async () => {
+        assertEqual(await store.ping(), undefined, "ping resolves");
+      });
+      assertEqual(writes, [], "write methods ping called (a ping must only read)");
+      assertEqual(published, [], "events ping appended and published (a ping must only read)");
+      assertEqual(await store.streamExists(HEALTH_CHECK_STREAM), false, "no stream created");
+    },
+    true,
+  );
 
   add("reads back exactly what was appended, ids and metadata included", async (store) => {
     const id = stream();
@@ -231,7 +243,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
 
   add("reads forward and backward, from a version, with a limit", async (store) => {
     const id = stream();
-    await store.appendToStream(id, events(10));
+    await appendWithinLimit(store, id, events(10));
     const versions = async (o: Parameters<EventStore["readStream"]>[1]) =>
       (await collect(store.readStream(id, o))).map((e) => e.version);
     assertEqual(await versions({}), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "forward");
@@ -1224,3 +1236,13 @@ function addedMetadataKeys(keys: unknown): readonly string[] {
     { path: ["addedMetadataKeys"], message: "must be an array of metadata keys (non-empty strings)" },
   ]);
 }
+
+/** Every write of an event store goes through one of these (the base class's after-commit step included). */
+const EVENT_STORE_WRITES = [
+  "appendToStream",
+  "commit",
+  "commitStreamChange",
+  "deleteStream",
+  "truncateStream",
+  "restoreStream",
+];

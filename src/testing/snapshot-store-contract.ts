@@ -8,6 +8,7 @@ import type { SnapshotStore, SnapshotStoreOptions } from "../snapshot/snapshot-s
 import { assert, assertEqual, assertRejects } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
 import { lookAlikeIds } from "./look-alike-ids.js";
+import { writesDuring } from "./writes-during.js";
 
 export interface SnapshotStoreContractOptions {
   /** Shown as the suite's name. */
@@ -96,7 +97,10 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
 
   add("ping answers for health checks and saves nothing", async (make) => {
     const store = await make();
-    assertEqual(await store.ping(), undefined, "ping resolves");
+    const writes = await writesDuring(store, ["save", "delete", "writeSnapshot", "deleteSnapshots"], async () => {
+      assertEqual(await store.ping(), undefined, "ping resolves");
+    });
+    assertEqual(writes, [], "write methods ping called (a ping must only read)");
     assertEqual(await store.load(HEALTH_CHECK_STREAM), undefined, "no snapshot saved");
   });
 

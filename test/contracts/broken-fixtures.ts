@@ -356,3 +356,40 @@ export class RemovalBlindRetryEventStore extends InMemoryEventStore {
     return result;
   }
 }
+
+/** The id the heartbeat pings below write under: any id but the health-check one the default ping reads. */
+const HEARTBEAT = "eventflows-heartbeat";
+
+/** A ping that proves the store writable by appending a heartbeat event: each health probe grows the feed. */
+export class HeartbeatEventStore extends InMemoryEventStore {
+  override async ping(): Promise<void> {
+    await this.appendToStream(HEARTBEAT, [{ type: "HealthChecked", data: null }]);
+  }
+}
+
+/** A ping that upserts a heartbeat checkpoint: each health probe is a write, and a row no projection owns. */
+export class HeartbeatCheckpointStore extends InMemoryCheckpointStore {
+  override async ping(): Promise<void> {
+    await this.store(HEARTBEAT, 0);
+  }
+}
+
+/** A ping that saves a heartbeat snapshot: each health probe is a write. */
+export class HeartbeatSnapshotStore extends InMemorySnapshotStore {
+  override async ping(): Promise<void> {
+    await this.save({ streamId: HEARTBEAT, version: 1, state: {} });
+  }
+}
+
+/**
+ * Not broken: a store whose backend takes at most 3 events in one atomic write, and says so. The
+ * suites must honour the declared limit in their own appends rather than fail it for declaring one.
+ */
+export class SmallBatchEventStore extends InMemoryEventStore {
+  override readonly capabilities = {
+    globalOrder: true,
+    idempotentAppends: true,
+    streamDeletion: true,
+    maxEventsPerAppend: 3,
+  };
+}

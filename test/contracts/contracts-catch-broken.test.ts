@@ -21,9 +21,11 @@ import {
   checkpointStoreContract,
   dedupStoreContract,
   eventBusContract,
+  eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
   runContract,
+  StoreView,
   snapshotStoreContract,
   streamDeletionContract,
   subjectKeyStoreContract,
@@ -36,12 +38,16 @@ import {
   ClaimIgnoringIdempotencyStore,
   DroppingEventBus,
   ExpiryIgnoringDedupStore,
+  HeartbeatCheckpointStore,
+  HeartbeatEventStore,
+  HeartbeatSnapshotStore,
   OneRowSnapshotStore,
   PrefixDeletingCheckpointStore,
   PrefixDeletingSnapshotStore,
   PrefixErasingSubjectKeyStore,
   PrefixHardDeletingEventStore,
   RemovalBlindRetryEventStore,
+  SmallBatchEventStore,
 } from "./broken-fixtures.ts";
 import { FixtureEventStore, type PositionMode } from "./fixture-event-store.ts";
 
@@ -134,6 +140,38 @@ describe("eventStoreContract catches broken stores", () => {
     const names = suite.cases.map((c) => c.name).filter((n) => n.includes("no holdCommit hook"));
     expect(names).toHaveLength(2);
     expect(await failedCases(suite)).toEqual([]);
+  });
+});
+
+describe("a store that declares a small maxEventsPerAppend", () => {
+  test("passes every case of eventStoreContract and eventEvolutionContract: their own appends keep to the limit", async () => {
+    const shared = new SmallBatchEventStore();
+    for (const suite of [
+      eventStoreContract({ name: "small batches", create: (options) => new SmallBatchEventStore(options) }),
+      eventEvolutionContract({ name: "small batches", create: (options) => new StoreView(shared, options) }),
+    ]) {
+      expect(await failedCases(suite)).toEqual([]);
+    }
+  });
+});
+
+describe("the ping cases catch a ping that writes", () => {
+  test("a heartbeat event appended by ping fails eventStoreContract's ping case, and only it", async () => {
+    const suite = eventStoreContract({ name: "heartbeat", create: (options) => new HeartbeatEventStore(options) });
+    expect(await failedCases(suite)).toEqual(["ping answers for health checks and creates nothing"]);
+  });
+
+  test("a heartbeat checkpoint stored by ping fails checkpointStoreContract's ping case, and only it", async () => {
+    const suite = checkpointStoreContract({ name: "heartbeat", create: () => new HeartbeatCheckpointStore() });
+    expect(await failedCases(suite)).toEqual(["ping answers for health checks and stores nothing"]);
+  });
+
+  test("a heartbeat snapshot saved by ping fails snapshotStoreContract's ping case, and only it", async () => {
+    const suite = snapshotStoreContract({
+      name: "heartbeat",
+      create: (options) => new HeartbeatSnapshotStore(options),
+    });
+    expect(await failedCases(suite)).toEqual(["ping answers for health checks and saves nothing"]);
   });
 });
 
