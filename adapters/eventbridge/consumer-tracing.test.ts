@@ -85,6 +85,15 @@ describe("SQS consumer spans", () => {
     expect(tracing.named("process").attributes["eventflows.failed"]).toBe(1);
   });
 
+  test("an empty batch (a receive that found nothing) makes no span; the next batch with a message does", async () => {
+    const consumer = createSqsEventConsumer({ handlers: { Paid: () => {} }, dedup: false });
+    const empty = await consumer.consume([]);
+    expect(empty).toMatchObject({ handled: 0, duplicates: 0, batchItemFailures: [] });
+    expect(tracing.spans()).toHaveLength(0);
+    await consumer.consume([message(traced("Paid", ORIGIN_A), 1)]);
+    expect(tracing.spans().map((span) => span.name)).toEqual(["process Paid", "process"]);
+  });
+
   test("telemetry: false makes no spans", async () => {
     const consumer = createSqsEventConsumer({ handlers: { Paid: () => {} }, dedup: false, telemetry: false });
     await consumer.consume([message(traced("Paid", ORIGIN_A), 1)]);

@@ -135,7 +135,9 @@ export class SqsEventConsumer {
         return { error };
       }
     });
-    const tracer = this.#traced ? activeTracer() : undefined;
+    // A receive that found nothing (a worker's poll, every second or in a tight loop) is no batch: a span
+    // for it would be a trace of its own per poll, burying the ones that carry events.
+    const tracer = this.#traced && messages.length > 0 ? activeTracer() : undefined;
     if (tracer === undefined) return this.#consume(messages, decoded, undefined);
     const { parent, links } = consumerParent(decoded.flatMap((each) => (each.event === undefined ? [] : [each.event])));
     const attributes = {
