@@ -229,13 +229,15 @@ describe("createPostgresClient", () => {
       fc.constantFrom("0.5s", "0.999 s", "1.5"),
     );
     const unreadable = fc.constantFrom("abc", "-1", "5 seconds", "", "1 000");
+    // The server reads the setting's name in any case (STATEMENT_TIMEOUT is statement_timeout).
+    const name = fc.constantFrom("statement_timeout", "STATEMENT_TIMEOUT", "Statement_Timeout");
     fc.assert(
-      fc.property(fc.oneof(short, unreadable), fc.boolean(), (value, inUrl) => {
+      fc.property(fc.oneof(short, unreadable), fc.boolean(), name, (value, inUrl, key) => {
         let thrown: unknown;
         try {
           createPostgresClient(
-            `postgres://app:s3cret-pw@localhost/db${inUrl ? `?statement_timeout=${encodeURIComponent(value)}` : ""}`,
-            inUrl ? {} : { connection: { statement_timeout: value } as never },
+            `postgres://app:s3cret-pw@localhost/db${inUrl ? `?${key}=${encodeURIComponent(value)}` : ""}`,
+            inUrl ? {} : { connection: { [key]: value } as never },
           );
         } catch (error) {
           thrown = error;
@@ -387,6 +389,10 @@ describe("createPostgresClient", () => {
       "eventflows.tenant=globex",
       "sslmode=disable&eventflows.tenant=",
       "eventflows%2Etenant=globex",
+      // PostgreSQL reads setting names in any case: each of these sets the tenant as well.
+      "EVENTFLOWS.TENANT=globex",
+      "Eventflows.Tenant=globex",
+      "%45ventflows.tenant=globex",
     ]) {
       let thrown: unknown;
       try {

@@ -4,7 +4,13 @@ import { getLogger, readEnv, redactText, tenantId, ValidationError } from "../..
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
-import { poolOptionsFromUrl, schemeIssue, urlParameters } from "./url-options.js";
+import {
+  connectionSettingValues,
+  poolOptionsFromUrl,
+  schemeIssue,
+  urlParameters,
+  urlSettingValues,
+} from "./url-options.js";
 
 /**
  * A postgres.js client with any custom type map: the store only uses plain SQL and casts what it
@@ -165,9 +171,10 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   }
   // A statement_timeout in the URL's query or in `connection` is sent over statementTimeoutMs (postgres.js
   // sends the URL's parameters over `connection`, which wins over ours): held to the same minimum.
+  // The server reads the name in any case: STATEMENT_TIMEOUT is held to the same rules.
   const given = [
-    ...(connectionUrl === undefined ? [] : urlParameters(connectionUrl, "statement_timeout")),
-    (rest.connection as Record<string, unknown> | undefined)?.statement_timeout,
+    ...(connectionUrl === undefined ? [] : urlSettingValues(connectionUrl, "statement_timeout")),
+    ...connectionSettingValues(rest.connection, "statement_timeout"),
   ].filter((value) => value !== undefined);
   for (const value of given) {
     const ms = timeoutMs(value);
@@ -534,9 +541,12 @@ function refusal(error: unknown, url: string | undefined): string {
     : `postgres.js refused the client options: ${redactText(message).slice(0, 200)}`;
 }
 
-/** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
+/**
+ * Whether a URL's query sets the tenant setting to anything but `tenant`, under its name in any case
+ * (`EVENTFLOWS.TENANT` is the same setting to the server).
+ */
 function urlSetsOtherTenant(url: string, tenant: string): boolean {
-  return urlParameters(url, TENANT_SETTING).some((value) => value !== tenant);
+  return urlSettingValues(url, TENANT_SETTING).some((value) => value !== tenant);
 }
 
 const TIMEOUT_UNITS: Readonly<Record<string, number>> = {

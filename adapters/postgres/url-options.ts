@@ -9,6 +9,32 @@ export function urlParameters(url: string, name: string): string[] {
 }
 
 /**
+ * The values a URL's query gives the server setting `name` (lower case), under a name in any case:
+ * PostgreSQL reads a setting's name without regard to ASCII case, and postgres.js sends the query's
+ * parameters it does not take itself as they are. `?EVENTFLOWS.TENANT=…` sets `eventflows.tenant`.
+ */
+export function urlSettingValues(url: string, name: string): string[] {
+  const mark = url.indexOf("?");
+  if (mark === -1) return [];
+  const end = url.indexOf("#", mark);
+  const query = new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end));
+  return [...query].filter(([key]) => settingNameOf(key) === name).map(([, value]) => value);
+}
+
+/** The values `connection` (startup parameters) gives the server setting `name`, under a name in any case. */
+export function connectionSettingValues(connection: unknown, name: string): unknown[] {
+  if (typeof connection !== "object" || connection === null) return [];
+  return Object.entries(connection)
+    .filter(([key]) => settingNameOf(key) === name)
+    .map(([, value]) => value);
+}
+
+/** A setting's name as PostgreSQL compares it: ASCII letters folded to lower case, nothing else. */
+function settingNameOf(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+}
+
+/**
  * Why `url` is not a PostgreSQL URL, or undefined when it starts with `postgres://` or `postgresql://`
  * (in any case). postgres.js takes any scheme, and text with none for its defaults: a MySQL URL would be
  * tried as PostgreSQL and fail on the connection, or reach another server. The scheme is named only
