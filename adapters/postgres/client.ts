@@ -10,6 +10,7 @@ import {
   schemeIssue,
   urlParameters,
   urlSettingValues,
+  withoutSetting,
 } from "./url-options.js";
 
 /**
@@ -42,8 +43,9 @@ export interface PostgresClientOptions extends postgres.Options<Record<string, p
    * this tenant (a core tenant id, see `tenantId`) for its whole life. The id is sent as the
    * `eventflows.tenant` startup parameter, the setting the tenant policies read, so each statement
    * runs as it is, with no transaction or setting around it (the shared-pool way,
-   * `tenantScopedSql`, adds both to every statement). It wins over the same key in `connection`; a
-   * URL whose query sets another (`?eventflows.tenant=…`, which postgres.js would send instead) is refused.
+   * `tenantScopedSql`, adds both to every statement). It wins over the same setting in `connection`
+   * (its name in any case); a URL whose query sets another (`?eventflows.tenant=…`, in any case, which
+   * postgres.js would send instead) is refused.
    * `tenantOf(client)` returns it.
    */
   readonly tenant?: string;
@@ -229,7 +231,8 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
     connection: {
       application_name: application_name ?? "eventflows",
       ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
-      ...rest.connection,
+      // The option wins over the setting under any case of its name, and is sent last.
+      ...(ownTenant === undefined ? rest.connection : withoutSetting(rest.connection, TENANT_SETTING)),
       ...(ownTenant === undefined ? {} : { [TENANT_SETTING]: ownTenant }),
     },
   };

@@ -182,4 +182,17 @@ describe("row-level security with a pool per tenant", () => {
       expect(versionSeen).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["url"] }] });
     }
   });
+
+  // A key of `connection` the option overwrote kept its place, and a case variant after it (sent later,
+  // and the server keeps the last value of a setting) set the connection's tenant.
+  test("the tenant option wins over the setting in connection under any case of its name", async () => {
+    const pool = createPostgresClient(appUrl, {
+      max: 1,
+      tenant: "pool-wins",
+      connection: { "eventflows.tenant": "pool-wins", "EVENTFLOWS.TENANT": "pool-other", "Eventflows.Tenant": "x" },
+    });
+    pools.push(pool);
+    const [row] = await pool.unsafe("SELECT current_setting('eventflows.tenant') AS tenant");
+    expect(row?.tenant).toBe("pool-wins");
+  });
 });

@@ -29,6 +29,15 @@ export function connectionSettingValues(connection: unknown, name: string): unkn
     .map(([, value]) => value);
 }
 
+/**
+ * `connection` without the server setting `name` under any case of it: a value given for the setting
+ * otherwise keeps its key's place among the startup parameters, and the server takes the last one sent.
+ */
+export function withoutSetting(connection: unknown, name: string): Record<string, unknown> {
+  if (typeof connection !== "object" || connection === null) return {};
+  return Object.fromEntries(Object.entries(connection).filter(([key]) => settingNameOf(key) !== name));
+}
+
 /** A setting's name as PostgreSQL compares it: ASCII letters folded to lower case, nothing else. */
 function settingNameOf(key: string): string {
   return key.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
