@@ -404,6 +404,23 @@ describe("createPostgresClient", () => {
       expect(everythingShown(thrown)).not.toContain("s3cret");
       expect(everythingShown(thrown)).not.toContain("globex");
     }
+    // Any case of each letter, any character percent-encoded: the server reads all of them as the setting.
+    const spelling = fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: 17, maxLength: 17 }).map((choices) =>
+      [..."eventflows.tenant"]
+        .map((character, i) => {
+          const [upper, encoded] = choices[i] ?? [false, false];
+          const cased = upper ? character.toUpperCase() : character;
+          return encoded ? `%${cased.charCodeAt(0).toString(16).toUpperCase()}` : cased;
+        })
+        .join(""),
+    );
+    fc.assert(
+      fc.property(spelling, (name) => {
+        expect(() => createPostgresClient(`postgres://app@localhost/db?${name}=globex`, { tenant: "acme" })).toThrow(
+          "Invalid PostgreSQL client options",
+        );
+      }),
+    );
     // The same tenant in the URL, or none, is the option's own: accepted.
     const same = createPostgresClient("postgres://app@localhost/db?eventflows.tenant=acme", { tenant: "acme" });
     expect(tenantOf(same)).toBe(tenantId("acme"));
