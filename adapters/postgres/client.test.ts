@@ -393,6 +393,10 @@ describe("createPostgresClient", () => {
       "EVENTFLOWS.TENANT=globex",
       "Eventflows.Tenant=globex",
       "%45ventflows.tenant=globex",
+      // The URL parser postgres.js uses drops every tab and line break in a URL first.
+      "eventflows.ten\tant=globex",
+      "eventflows.tenant\n=globex",
+      "\reventflows.tenant=globex",
     ]) {
       let thrown: unknown;
       try {

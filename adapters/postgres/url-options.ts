@@ -2,10 +2,19 @@ import { ValidationError } from "../../src/index.js";
 
 /** The values a URL's query gives `name`, read as postgres.js reads them (without parsing the rest of the URL). */
 export function urlParameters(url: string, name: string): string[] {
-  const mark = url.indexOf("?");
-  if (mark === -1) return [];
-  const end = url.indexOf("#", mark);
-  return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
+  return queryOf(url).getAll(name);
+}
+
+/**
+ * A URL's query as postgres.js reads it: its URL parser drops every tab, line feed and carriage
+ * return first (the WHATWG URL rule), so `?eventflows.ten<tab>ant=…` names `eventflows.tenant`.
+ */
+function queryOf(url: string): URLSearchParams {
+  const text = url.replace(/[\t\n\r]/g, "");
+  const mark = text.indexOf("?");
+  if (mark === -1) return new URLSearchParams();
+  const end = text.indexOf("#", mark);
+  return new URLSearchParams(text.slice(mark + 1, end === -1 ? undefined : end));
 }
 
 /**
@@ -14,11 +23,7 @@ export function urlParameters(url: string, name: string): string[] {
  * parameters it does not take itself as they are. `?EVENTFLOWS.TENANT=…` sets `eventflows.tenant`.
  */
 export function urlSettingValues(url: string, name: string): string[] {
-  const mark = url.indexOf("?");
-  if (mark === -1) return [];
-  const end = url.indexOf("#", mark);
-  const query = new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end));
-  return [...query].filter(([key]) => settingNameOf(key) === name).map(([, value]) => value);
+  return [...queryOf(url)].filter(([key]) => settingNameOf(key) === name).map(([, value]) => value);
 }
 
 /** The values `connection` (startup parameters) gives the server setting `name`, under a name in any case. */
