@@ -229,13 +229,15 @@ describe("createPostgresClient", () => {
       fc.constantFrom("0.5s", "0.999 s", "1.5"),
     );
     const unreadable = fc.constantFrom("abc", "-1", "5 seconds", "", "1 000");
+    // The server reads the setting's name in any case (STATEMENT_TIMEOUT is statement_timeout).
+    const name = fc.constantFrom("statement_timeout", "STATEMENT_TIMEOUT", "Statement_Timeout");
     fc.assert(
-      fc.property(fc.oneof(short, unreadable), fc.boolean(), (value, inUrl) => {
+      fc.property(fc.oneof(short, unreadable), fc.boolean(), name, (value, inUrl, key) => {
         let thrown: unknown;
         try {
           createPostgresClient(
-            `postgres://app:s3cret-pw@localhost/db${inUrl ? `?statement_timeout=${encodeURIComponent(value)}` : ""}`,
-            inUrl ? {} : { connection: { statement_timeout: value } as never },
+            `postgres://app:s3cret-pw@localhost/db${inUrl ? `?${key}=${encodeURIComponent(value)}` : ""}`,
+            inUrl ? {} : { connection: { [key]: value } as never },
           );
         } catch (error) {
           thrown = error;
@@ -387,6 +389,14 @@ describe("createPostgresClient", () => {
       "eventflows.tenant=globex",
       "sslmode=disable&eventflows.tenant=",
       "eventflows%2Etenant=globex",
+      // PostgreSQL reads setting names in any case: each of these sets the tenant as well.
+      "EVENTFLOWS.TENANT=globex",
+      "Eventflows.Tenant=globex",
+      "%45ventflows.tenant=globex",
+      // The URL parser postgres.js uses drops every tab and line break in a URL first.
+      "eventflows.ten\tant=globex",
+      "eventflows.tenant\n=globex",
+      "\reventflows.tenant=globex",
     ]) {
       let thrown: unknown;
       try {
@@ -398,6 +408,23 @@ describe("createPostgresClient", () => {
       expect(everythingShown(thrown)).not.toContain("s3cret");
       expect(everythingShown(thrown)).not.toContain("globex");
     }
+    // Any case of each letter, any character percent-encoded: the server reads all of them as the setting.
+    const spelling = fc.array(fc.tuple(fc.boolean(), fc.boolean()), { minLength: 17, maxLength: 17 }).map((choices) =>
+      [..."eventflows.tenant"]
+        .map((character, i) => {
+          const [upper, encoded] = choices[i] ?? [false, false];
+          const cased = upper ? character.toUpperCase() : character;
+          return encoded ? `%${cased.charCodeAt(0).toString(16).toUpperCase()}` : cased;
+        })
+        .join(""),
+    );
+    fc.assert(
+      fc.property(spelling, (name) => {
+        expect(() => createPostgresClient(`postgres://app@localhost/db?${name}=globex`, { tenant: "acme" })).toThrow(
+          "Invalid PostgreSQL client options",
+        );
+      }),
+    );
     // The same tenant in the URL, or none, is the option's own: accepted.
     const same = createPostgresClient("postgres://app@localhost/db?eventflows.tenant=acme", { tenant: "acme" });
     expect(tenantOf(same)).toBe(tenantId("acme"));

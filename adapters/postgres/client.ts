@@ -4,7 +4,14 @@ import { getLogger, readEnv, redactText, tenantId, ValidationError } from "../..
 import { isDenoRefusal } from "./errors.js";
 import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
-import { poolOptionsFromUrl, schemeIssue, urlParameters } from "./url-options.js";
+import {
+  connectionSettingValues,
+  poolOptionsFromUrl,
+  schemeIssue,
+  urlParameters,
+  urlSettingValues,
+  withoutSetting,
+} from "./url-options.js";
 
 /**
  * A postgres.js client with any custom type map: the store only uses plain SQL and casts what it
@@ -36,8 +43,9 @@ export interface PostgresClientOptions extends postgres.Options<Record<string, p
    * this tenant (a core tenant id, see `tenantId`) for its whole life. The id is sent as the
    * `eventflows.tenant` startup parameter, the setting the tenant policies read, so each statement
    * runs as it is, with no transaction or setting around it (the shared-pool way,
-   * `tenantScopedSql`, adds both to every statement). It wins over the same key in `connection`; a
-   * URL whose query sets another (`?eventflows.tenant=…`, which postgres.js would send instead) is refused.
+   * `tenantScopedSql`, adds both to every statement). It wins over the same setting in `connection`
+   * (its name in any case); a URL whose query sets another (`?eventflows.tenant=…`, in any case, which
+   * postgres.js would send instead) is refused.
    * `tenantOf(client)` returns it.
    */
   readonly tenant?: string;
@@ -165,9 +173,10 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
   }
   // A statement_timeout in the URL's query or in `connection` is sent over statementTimeoutMs (postgres.js
   // sends the URL's parameters over `connection`, which wins over ours): held to the same minimum.
+  // The server reads the name in any case: STATEMENT_TIMEOUT is held to the same rules.
   const given = [
-    ...(connectionUrl === undefined ? [] : urlParameters(connectionUrl, "statement_timeout")),
-    (rest.connection as Record<string, unknown> | undefined)?.statement_timeout,
+    ...(connectionUrl === undefined ? [] : urlSettingValues(connectionUrl, "statement_timeout")),
+    ...connectionSettingValues(rest.connection, "statement_timeout"),
   ].filter((value) => value !== undefined);
   for (const value of given) {
     const ms = timeoutMs(value);
@@ -222,7 +231,8 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
     connection: {
       application_name: application_name ?? "eventflows",
       ...(statementTimeoutMs > 0 ? { statement_timeout: statementTimeoutMs } : {}),
-      ...rest.connection,
+      // The option wins over the setting under any case of its name, and is sent last.
+      ...(ownTenant === undefined ? rest.connection : withoutSetting(rest.connection, TENANT_SETTING)),
       ...(ownTenant === undefined ? {} : { [TENANT_SETTING]: ownTenant }),
     },
   };
@@ -534,9 +544,12 @@ function refusal(error: unknown, url: string | undefined): string {
     : `postgres.js refused the client options: ${redactText(message).slice(0, 200)}`;
 }
 
-/** Whether a URL's query sets the tenant setting to anything but `tenant` (read as postgres.js reads it). */
+/**
+ * Whether a URL's query sets the tenant setting to anything but `tenant`, under its name in any case
+ * (`EVENTFLOWS.TENANT` is the same setting to the server).
+ */
 function urlSetsOtherTenant(url: string, tenant: string): boolean {
-  return urlParameters(url, TENANT_SETTING).some((value) => value !== tenant);
+  return urlSettingValues(url, TENANT_SETTING).some((value) => value !== tenant);
 }
 
 const TIMEOUT_UNITS: Readonly<Record<string, number>> = {

@@ -159,4 +159,41 @@ describe("row-level security with a pool per tenant", () => {
     const [setting] = await own.unsafe("SELECT current_setting('eventflows.tenant') AS tenant");
     expect(setting?.tenant).toBe(tenant);
   });
+
+  // PostgreSQL reads a setting's name in any case, and postgres.js sends a URL's query parameters as
+  // they are, over `connection`: `?EVENTFLOWS.TENANT=b` had a's pool (tenantOf: a) read and append to
+  // b's streams, since the check compared the parameter's name case by case.
+  test("a URL that names another tenant in any case is refused: the pool never serves that tenant", async () => {
+    const owner = `pool-case-${ulid().toLowerCase()}`;
+    const stream = `Case-${ulid()}`;
+    await new PostgresEventStore({ sql: poolOf(owner, 1), schema }).appendToStream(stream, [{ type: "A", data: 1 }]);
+    // And with a tab or line break in the name, which the URL parser postgres.js uses drops.
+    for (const name of ["EVENTFLOWS.TENANT", "Eventflows.Tenant", "eventflows.TENANT", "eventflows.ten\tant"]) {
+      const url = `${appUrl}${appUrl.includes("?") ? "&" : "?"}${name}=${owner}`;
+      let pool: PostgresSql | undefined;
+      let versionSeen: unknown;
+      try {
+        pool = createPostgresClient(url, { max: 1, tenant: "pool-case-other" });
+        versionSeen = await new PostgresEventStore({ sql: pool, schema }).getStreamVersion(stream);
+      } catch (error) {
+        versionSeen = error;
+      } finally {
+        await pool?.end();
+      }
+      expect(versionSeen).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["url"] }] });
+    }
+  });
+
+  // A key of `connection` the option overwrote kept its place, and a case variant after it (sent later,
+  // and the server keeps the last value of a setting) set the connection's tenant.
+  test("the tenant option wins over the setting in connection under any case of its name", async () => {
+    const pool = createPostgresClient(appUrl, {
+      max: 1,
+      tenant: "pool-wins",
+      connection: { "eventflows.tenant": "pool-wins", "EVENTFLOWS.TENANT": "pool-other", "Eventflows.Tenant": "x" },
+    });
+    pools.push(pool);
+    const [row] = await pool.unsafe("SELECT current_setting('eventflows.tenant') AS tenant");
+    expect(row?.tenant).toBe("pool-wins");
+  });
 });

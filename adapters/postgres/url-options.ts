@@ -2,10 +2,50 @@ import { ValidationError } from "../../src/index.js";
 
 /** The values a URL's query gives `name`, read as postgres.js reads them (without parsing the rest of the URL). */
 export function urlParameters(url: string, name: string): string[] {
-  const mark = url.indexOf("?");
-  if (mark === -1) return [];
-  const end = url.indexOf("#", mark);
-  return new URLSearchParams(url.slice(mark + 1, end === -1 ? undefined : end)).getAll(name);
+  return queryOf(url).getAll(name);
+}
+
+/**
+ * A URL's query as postgres.js reads it: its URL parser drops every tab, line feed and carriage
+ * return first (the WHATWG URL rule), so `?eventflows.ten<tab>ant=…` names `eventflows.tenant`.
+ */
+function queryOf(url: string): URLSearchParams {
+  const text = url.replace(/[\t\n\r]/g, "");
+  const mark = text.indexOf("?");
+  if (mark === -1) return new URLSearchParams();
+  const end = text.indexOf("#", mark);
+  return new URLSearchParams(text.slice(mark + 1, end === -1 ? undefined : end));
+}
+
+/**
+ * The values a URL's query gives the server setting `name` (lower case), under a name in any case:
+ * PostgreSQL reads a setting's name without regard to ASCII case, and postgres.js sends the query's
+ * parameters it does not take itself as they are. `?EVENTFLOWS.TENANT=…` sets `eventflows.tenant`.
+ */
+export function urlSettingValues(url: string, name: string): string[] {
+  return [...queryOf(url)].filter(([key]) => settingNameOf(key) === name).map(([, value]) => value);
+}
+
+/** The values `connection` (startup parameters) gives the server setting `name`, under a name in any case. */
+export function connectionSettingValues(connection: unknown, name: string): unknown[] {
+  if (typeof connection !== "object" || connection === null) return [];
+  return Object.entries(connection)
+    .filter(([key]) => settingNameOf(key) === name)
+    .map(([, value]) => value);
+}
+
+/**
+ * `connection` without the server setting `name` under any case of it: a value given for the setting
+ * otherwise keeps its key's place among the startup parameters, and the server takes the last one sent.
+ */
+export function withoutSetting(connection: unknown, name: string): Record<string, unknown> {
+  if (typeof connection !== "object" || connection === null) return {};
+  return Object.fromEntries(Object.entries(connection).filter(([key]) => settingNameOf(key) !== name));
+}
+
+/** A setting's name as PostgreSQL compares it: ASCII letters folded to lower case, nothing else. */
+function settingNameOf(key: string): string {
+  return key.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
 }
 
 /**
