@@ -155,7 +155,7 @@ async function appendChunk(
     // an earlier run committed before it stopped (an append larger than the target's atomic limit).
     else if (isValidationError(error)) {
       actual = await streamVersion(target, streamId);
-      if (actual === first.version - 1) throw error;
+      if (actual === first.version - 1) throw refusedAt(error, streamId, first.version);
     } else throw error;
   }
   if (actual < first.version - 1) {
@@ -186,6 +186,25 @@ async function appendChunk(
   }
   const rest = await appendChunk(target, events.slice(overlap));
   return { imported: rest.imported, skipped: rest.skipped + overlap };
+}
+
+/**
+ * The target's refusal of a stream's events (metadata of the source's that it does not take, say), with the
+ * stream named and each issue's event index made its version: an index into one append of a batch was no
+ * way to find the event at the source.
+ */
+function refusedAt(error: ValidationError, streamId: string, firstVersion: number): ValidationError {
+  const issues = error.issues.map(({ path, ...issue }) => {
+    const [index, ...rest] = path;
+    return { ...issue, path: typeof index === "number" ? [firstVersion + index, ...rest] : path };
+  });
+  return new ValidationError(
+    `Cannot import stream "${streamId}": the target refuses its events at these versions`,
+    issues,
+    {
+      cause: error,
+    },
+  );
 }
 
 async function appendHalves(
