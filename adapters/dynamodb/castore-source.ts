@@ -44,12 +44,13 @@ interface Page {
 /**
  * Reads one event store of a Castore 2.x single-table DynamoDB table (items keyed
  * `<eventStoreId>#<aggregateId>` and `version`, first events listed by the `initialEvents` index)
- * for `importEvents`. Aggregates come in the order of their first event's time, each whole and in
- * version order: Castore's aggregate version becomes the EventFlows version (both count from 1);
+ * for `importEvents`. Aggregates come in the index's order of their first event's timestamp text (its
+ * time's order, when every writer wrote UTC as `toISOString` does), each whole and in version order: Castore's aggregate version becomes the EventFlows version (both count from 1);
  * type, payload (as data), metadata and timestamp are kept; the event id is a ULID derived from the
  * item's key (`importedEventId`), the same on every run. Castore has no global order: the position
  * (the checkpoint) is the first-event time, in epoch milliseconds, of the last aggregate a batch
- * holds whole, and a resumed run reads again the aggregates that began in that millisecond.
+ * holds whole, and a resumed run reads again the aggregates that began in that millisecond. A
+ * timestamp whose text sorts before its time's (a zone offset behind UTC) leaves the checkpoint where it was.
  */
 export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDynamoDbSourceOptions): ImportSource {
   assertClient(client, "client");
@@ -72,8 +73,8 @@ export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDyn
   const { tableName, eventStoreId } = options;
   const streamOf = options.streamId ?? ((aggregateId: string) => `${eventStoreId}-${aggregateId}`);
 
-  /** The initial events' keys and times, oldest first, from `from` (epoch ms) on. */
-  async function* aggregates(from: number): AsyncIterable<{ key: string; time: number }[]> {
+  /** The initial events' keys and times, in the index's order (the timestamp's text), from `from` (epoch ms) on. */
+  async function* aggregates(from: number): AsyncIterable<{ key: string; time: number; text: string }[]> {
     let startKey: Record<string, unknown> | undefined;
     const pageTrail = new PageTrail();
     do {
@@ -98,10 +99,10 @@ export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDyn
         { pageTrail },
       );
       startKey = page.LastEvaluatedKey;
-      yield (page.Items ?? []).map((item) => ({
-        key: readString(item, CASTORE.partitionKey) ?? "",
-        time: Date.parse(readString(item, CASTORE.timestamp) ?? ""),
-      }));
+      yield (page.Items ?? []).map((item) => {
+        const text = readString(item, CASTORE.timestamp) ?? "";
+        return { key: readString(item, CASTORE.partitionKey) ?? "", time: Date.parse(text), text };
+      });
     } while (startKey !== undefined);
   }
 
@@ -143,7 +144,7 @@ export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDyn
           const read = await Promise.all(slice.map((aggregate) => events(aggregate.key)));
           for (const [k, aggregate] of slice.entries()) {
             batch.push(...(read[k] ?? []));
-            reached = Math.max(reached, aggregate.time);
+            if (resumesBefore(aggregate)) reached = Math.max(reached, aggregate.time);
             if (batch.length >= limit) {
               yield { events: batch, position: reached };
               batch = [];
@@ -168,6 +169,17 @@ export function castoreDynamoDbSource(client: AwsJsonClient, options: CastoreDyn
       return newest === undefined ? 0 : Date.parse(readString(newest, CASTORE.timestamp) ?? "") || 0;
     },
   };
+}
+
+/**
+ * Whether a resumed run, which reads the index from the text of `time` as `toISOString` writes it, reads
+ * again this aggregate and every one after it. Castore keeps a writer's timestamp as given, and the
+ * index sorts its text: with a zone offset (09:00-05:00 is 14:00Z) that text sorts before later times
+ * written in UTC, which a checkpoint at its time would skip for good; such an aggregate leaves the
+ * checkpoint where it was. More digits than milliseconds sort after their own millisecond: they move it.
+ */
+function resumesBefore({ time, text }: { time: number; text: string }): boolean {
+  return Number.isFinite(time) && new Date(time).toISOString() <= text;
 }
 
 async function toImported(item: Record<string, unknown>, key: string, streamId: string): Promise<ImportedEvent> {

@@ -241,6 +241,26 @@ describe("importEvents", () => {
     }
     expect(source.reads).toBe(0);
   });
+
+  test("a source event whose metadata the target refuses names its stream and version", async () => {
+    const events = await interleaved(3, 4);
+    const at = events.findIndex((event) => event.streamId === "Cart-1" && event.version === 3);
+    const bad = events[at] as ImportedEvent;
+    // Emmett's and Castore's metadata is free-form: a numeric correlationId is stored there as it came.
+    events[at] = { ...bad, metadata: { correlationId: 42 } as never };
+    const error = await importEvents({
+      source: arraySource(events),
+      target: new InMemoryEventStore(),
+      checkpoints: new InMemoryCheckpointStore(),
+    }).catch((e) => e);
+    expect(error.code).toBe("VALIDATION_FAILED");
+    expect(error.message).toBe(
+      'Cannot import stream "Cart-1": the target refuses its events at these versions: 3.metadata.correlationId: correlationId must be a string',
+    );
+    expect(error.issues).toEqual([
+      { path: [3, "metadata", "correlationId"], message: "correlationId must be a string" },
+    ]);
+  });
 });
 
 describe("importedEventId", () => {

@@ -1,5 +1,5 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
-import { isConcurrencyError, isValidationError, ValidationError } from "../errors.js";
+import { isConcurrencyError, isPayloadTooLargeError, isValidationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventMetadata } from "../events/envelope.js";
 import { kindOf } from "../internal/validate.js";
@@ -32,9 +32,11 @@ export interface ImportEventsOptions {
  * types, data, metadata and times. Each batch's events are grouped by stream and appended with the
  * version they had at the source as the expected version, so the order within a stream is kept
  * exactly; streams of one batch are appended side by side, so the target's global order follows the
- * source's batch by batch, not event by event. The checkpoint is saved once a batch is stored: an
- * interrupted run resumes after the last whole batch, and events a run finds stored already (same
- * ids at the same versions) are counted as skipped, never written twice. An event whose metadata
+ * source's batch by batch, not event by event. A stream's part that the target refuses as too large
+ * (`PayloadTooLargeError`, e.g. over DynamoDB's 4 MB a transaction) is appended in halves. The
+ * checkpoint is saved once a batch is stored: an interrupted run resumes after the last whole batch,
+ * and events a run finds stored already (same ids at the same versions) are counted as skipped,
+ * never written twice. An event whose metadata
  * names no `schemaVersion` is stored at version 1, so a target's `eventRegistry` upcasts it on read.
  * @throws {ImportConflictError} a target stream holds other events, or is behind the source.
  * @throws {AbortedError} `signal` fired; what committed stays, the next run resumes.
@@ -145,12 +147,15 @@ async function appendChunk(
     );
     return result.retried === true ? { imported: 0, skipped: events.length } : { imported: events.length, skipped: 0 };
   } catch (error) {
+    // A limit in bytes (DynamoDB's 4 MB a transaction) is no capability a store states, and the source's
+    // events were stored one by one: refused before anything is written, the halves go one after the other.
+    if (isPayloadTooLargeError(error) && events.length > 1) return appendHalves(target, events);
     if (isConcurrencyError(error)) actual = error.actualVersion;
     // Stores with idempotent appends refuse a batch of which only some ids are stored: the part
     // an earlier run committed before it stopped (an append larger than the target's atomic limit).
     else if (isValidationError(error)) {
       actual = await streamVersion(target, streamId);
-      if (actual === first.version - 1) throw error;
+      if (actual === first.version - 1) throw refusedAt(error, streamId, first.version);
     } else throw error;
   }
   if (actual < first.version - 1) {
@@ -181,6 +186,35 @@ async function appendChunk(
   }
   const rest = await appendChunk(target, events.slice(overlap));
   return { imported: rest.imported, skipped: rest.skipped + overlap };
+}
+
+/**
+ * The target's refusal of a stream's events (metadata of the source's that it does not take, say), with the
+ * stream named and each issue's event index made its version: an index into one append of a batch was no
+ * way to find the event at the source.
+ */
+function refusedAt(error: ValidationError, streamId: string, firstVersion: number): ValidationError {
+  const issues = error.issues.map(({ path, ...issue }) => {
+    const [index, ...rest] = path;
+    return { ...issue, path: typeof index === "number" ? [firstVersion + index, ...rest] : path };
+  });
+  return new ValidationError(
+    `Cannot import stream "${streamId}": the target refuses its events at these versions`,
+    issues,
+    {
+      cause: error,
+    },
+  );
+}
+
+async function appendHalves(
+  target: EventStore,
+  events: readonly ImportedEvent[],
+): Promise<{ imported: number; skipped: number }> {
+  const half = Math.ceil(events.length / 2);
+  const first = await appendChunk(target, events.slice(0, half));
+  const second = await appendChunk(target, events.slice(half));
+  return { imported: first.imported + second.imported, skipped: first.skipped + second.skipped };
 }
 
 /**
