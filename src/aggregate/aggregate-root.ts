@@ -198,9 +198,11 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
     }
     // The event is saved as raised: its own copy (JSON, checked above), taken before any handler runs,
     // since a handler may keep the data in the state and a later one change the state in place, or the
-    // caller change its object, before the save.
+    // caller change its object, before the save. The handler gets a copy of its own too, the data as a
+    // replay will give it: a state that keeps it would otherwise share the caller's object, and a change
+    // the caller makes after the raise would reach the state with no event saying so.
     const saved = jsonRoundTrip(data);
-    const event = { type, data } as unknown as AppliedEvent<E>;
+    const event = { type, data: jsonRoundTrip(data) } as unknown as AppliedEvent<E>;
     this.#apply(event);
     this.#version++;
     this.#uncommitted.push(

@@ -46,4 +46,35 @@ describe("raised data", () => {
     items.push("x");
     expect(cart.uncommittedEvents[0]?.data).toEqual({ items: ["a"] });
   });
+
+  // The state must be what a replay of the events rebuilds: a handler that keeps the data shared the
+  // caller's array, so the caller's change reached the state (["a", "x"]) though no event says so.
+  test("the caller's object changed after the raise does not change the state", async () => {
+    const store = new InMemoryEventStore();
+    const carts = new AggregateRepository({ store, stream: defineStream("Cart"), create: (id) => new Cart(id) });
+    const items = ["a"];
+    const cart = new Cart("3");
+    cart.open(items);
+    items.push("x");
+    expect(cart.currentState.items).toEqual(["a"]);
+    await carts.save(cart);
+    expect((await carts.load("3")).currentState.items).toEqual(cart.currentState.items);
+  });
+
+  test("the handler sees the data as a replay will (a property set to undefined left out)", () => {
+    const seen: unknown[] = [];
+    class Probe extends AggregateRoot<object, { type: "Noted"; data: { note?: string } }> {
+      constructor() {
+        super("p", {});
+      }
+      note() {
+        this.raise("Noted", { note: undefined });
+      }
+      protected onNoted(event: { data: { note?: string } }) {
+        seen.push(Object.keys(event.data));
+      }
+    }
+    new Probe().note();
+    expect(seen).toEqual([[]]);
+  });
 });
