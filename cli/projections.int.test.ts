@@ -4,12 +4,12 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDynamoDbClient, DynamoDbEventStore, DynamoDbReadModelStore } from "../adapters/dynamodb/index.js";
+import { type createDynamoDbClient, DynamoDbEventStore, DynamoDbReadModelStore } from "../adapters/dynamodb/index.js";
 import { migrate, PostgresEventStore, PostgresReadModelStore, type PostgresSql } from "../adapters/postgres/index.js";
 import { bunSqliteDriver, createSqliteEventStore, SqliteReadModelStore } from "../adapters/sqlite/index.js";
-import { type EventStore, InMemoryReadModelStore, ProjectionRunner, ulid } from "../src/index.js";
+import { type EventStore, InMemoryReadModelStore, ProjectionRunner } from "../src/index.js";
 import { cartCounts } from "../test/fixtures/cli-cart-projection.ts";
-import { ensureDynamoDb } from "../test/services/dynamodb.ts";
+import { createDynamoTable } from "../test/fixtures/dynamodb-table.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
 
 // `eventflows rebuild` and `eventflows replay`, run as the real binary (Bun, the sources) against the
@@ -243,11 +243,11 @@ describe("eventflows rebuild on DynamoDB Local", () => {
       aws: Record<string, string>;
     }) => Promise<void>,
   ): Promise<void> {
-    const local = await ensureDynamoDb();
-    const tableName = `cli_rebuild_${ulid()}`;
-    const client = createDynamoDbClient(local);
+    const table = await createDynamoTable("cli_rebuild", ({ client, tableName }) =>
+      new DynamoDbEventStore({ client, tableName }).ensureTable(),
+    );
+    const { endpoint: local, tableName, client } = table;
     const eventStore = new DynamoDbEventStore({ client, tableName });
-    await eventStore.ensureTable();
     const aws = {
       AWS_ENDPOINT_URL_DYNAMODB: local.endpoint,
       AWS_REGION: local.region,
@@ -257,7 +257,7 @@ describe("eventflows rebuild on DynamoDB Local", () => {
     try {
       await work({ tableName, client, eventStore, aws });
     } finally {
-      await client.send("DeleteTable", { TableName: tableName }).catch(() => undefined);
+      await table.drop();
     }
   }
 

@@ -1,57 +1,32 @@
-import { afterAll, beforeAll, describe, test } from "bun:test";
-import { ulid } from "../../src/index.js";
+import { beforeAll, describe, test } from "bun:test";
 import { eventEvolutionContract, eventStoreContract, registerContract } from "../../src/testing/index.js";
 import { checkEventStoreModel } from "../../test/differential/event-store-model.ts";
 import { checkEvolutionPaths } from "../../test/differential/evolution-differential.ts";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import {
-  createDynamoDbClient,
-  DynamoDbEventStore,
-  type DynamoDbEventStoreOptions,
-  dynamoDbStreamDeletion,
-} from "./index.js";
+import { DynamoDbEventStore, dynamoDbStreamDeletion } from "./index.js";
+import { useLocalDynamoDb } from "./local.fixture.test.ts";
 
-let local: DynamoDbEndpoint;
-const tables: string[] = [];
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-}, 120_000);
-
-afterAll(async () => {
-  const client = createDynamoDbClient(local);
-  for (const table of tables) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
-});
-
-/** A store on a fresh table of its own. */
-async function storeOn(options: Omit<DynamoDbEventStoreOptions, "tableName"> & { tableName?: string } = {}) {
-  const tableName = options.tableName ?? `contract_${ulid()}`;
-  const store = new DynamoDbEventStore({ ...local, ...options, tableName });
-  if (!tables.includes(tableName)) {
-    tables.push(tableName);
-    await store.ensureTable();
-  }
-  return store;
-}
+const local = useLocalDynamoDb();
 
 for (const globalFeed of [true, false]) {
   const label = globalFeed ? "with the global feed" : "without the global feed";
   let tableName = "";
   describe(`DynamoDbEventStore ${label}`, () => {
     beforeAll(async () => {
-      tableName = (await storeOn({ globalFeed })).layout.tableName;
+      tableName = (await local.store({ globalFeed })).layout.tableName;
     }, 60_000);
     registerContract(
       eventStoreContract({
         name: `DynamoDbEventStore contract (DynamoDB Local, ${label})`,
-        create: (options) => new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
+        create: (options) =>
+          new DynamoDbEventStore({ ...local.endpoint, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
       }),
       { describe, test },
     );
     registerContract(
       eventEvolutionContract({
         name: `DynamoDbEventStore evolution contract (DynamoDB Local, ${label})`,
-        create: (options) => new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
+        create: (options) =>
+          new DynamoDbEventStore({ ...local.endpoint, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
       }),
       { describe, test },
     );
@@ -60,7 +35,7 @@ for (const globalFeed of [true, false]) {
       () =>
         checkEvolutionPaths({
           create: (options) =>
-            new DynamoDbEventStore({ ...local, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
+            new DynamoDbEventStore({ ...local.endpoint, ...options, tableName, globalFeed, gapTimeoutMs: 200 }),
           numRuns: 25,
         }),
       180_000,
@@ -71,7 +46,7 @@ for (const globalFeed of [true, false]) {
         checkEventStoreModel({
           create: () =>
             new DynamoDbEventStore({
-              ...local,
+              ...local.endpoint,
               tableName,
               globalFeed,
               gapTimeoutMs: 200,

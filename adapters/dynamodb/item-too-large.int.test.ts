@@ -3,35 +3,24 @@
  * maximum allowed size"); through the client, as through the stores, that is a PayloadTooLargeError,
  * the error the stores' own size checks throw, and nothing is written.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { isPayloadTooLargeError, type PayloadTooLargeError, ulid } from "../../src/index.js";
-import { createDynamoDbClient, MAX_ITEM_BYTES } from "./index.js";
-import { useLocalDynamoDb } from "./local.fixture.test.ts";
+import { describe, expect, test } from "bun:test";
+import { isPayloadTooLargeError, type PayloadTooLargeError } from "../../src/index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
+import { MAX_ITEM_BYTES } from "./index.js";
 
-const local = useLocalDynamoDb();
-const tables: string[] = [];
-
-afterAll(async () => {
-  const client = createDynamoDbClient(local.endpoint);
-  for (const table of tables) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
-});
-
-async function table(): Promise<{ client: ReturnType<typeof createDynamoDbClient>; name: string }> {
-  const client = createDynamoDbClient(local.endpoint);
-  const name = `test_big_${ulid()}`;
-  tables.push(name);
-  await client.send("CreateTable", {
-    TableName: name,
+/** A bare table keyed by `pk` alone: the requests below are raw DynamoDB calls, not a store's. */
+const table = useDynamoTable("test_big", ({ client, tableName }) =>
+  client.send("CreateTable", {
+    TableName: tableName,
     AttributeDefinitions: [{ AttributeName: "pk", AttributeType: "S" }],
     KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }],
     BillingMode: "PAY_PER_REQUEST",
-  });
-  return { client, name };
-}
+  }),
+);
 
 describe("an item DynamoDB refuses as over 400 KB", () => {
   test("PutItem, UpdateItem, BatchWriteItem and TransactWriteItems fail with PayloadTooLargeError; nothing is written", async () => {
-    const { client, name } = await table();
+    const { client, tableName: name } = table;
     const big = { S: "x".repeat(MAX_ITEM_BYTES + 1024) };
     const calls: [string, unknown][] = [
       ["PutItem", { TableName: name, Item: { pk: { S: "put" }, d: big } }],

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { AwsClient } from "aws4fetch";
 import { ERASED_FIELDS_METADATA, ErrorCode, ProjectionRunner, ulid } from "../../src/index.js";
 import { collect, registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import {
   customerHistory,
   customerPersonalData,
@@ -9,9 +10,7 @@ import {
   leaks,
   secretsOf,
 } from "../../test/personal-data/erasure-fixture.ts";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
-  createDynamoDbClient,
   DynamoDbEventStore,
   DynamoDbReadModelStore,
   DynamoDbSnapshotStore,
@@ -19,30 +18,23 @@ import {
   SUBJECT_KEY_PARTITION_PREFIX,
 } from "./index.js";
 
-let local: DynamoDbEndpoint;
-let tableName = "";
+const table = useDynamoTable("personal", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 let masterKey: CryptoKey;
 
 const newMasterKey = () =>
   crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]) as Promise<CryptoKey>;
 
 beforeAll(async () => {
-  local = await ensureDynamoDb();
-  tableName = `personal_${ulid()}`;
   masterKey = await newMasterKey();
-  await new DynamoDbEventStore({ ...local, tableName }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
 });
 
 registerContract(
   subjectKeyStoreContract({
     name: "DynamoDbSubjectKeyStore contract (DynamoDB Local, in the event store's table)",
-    create: (settings) => new DynamoDbSubjectKeyStore({ ...local, ...settings, tableName, masterKey }),
+    create: (settings) =>
+      new DynamoDbSubjectKeyStore({ ...table.endpoint, ...settings, tableName: table.tableName, masterKey }),
   }),
   { describe, test },
 );
@@ -52,14 +44,17 @@ registerContract(
  * not the library), with each Binary attribute decoded too, so plaintext inside one would show.
  */
 async function scanTable(): Promise<string> {
-  const aws = new AwsClient({ ...local.credentials, region: local.region, service: "dynamodb" });
+  const aws = new AwsClient({ ...table.endpoint.credentials, region: table.endpoint.region, service: "dynamodb" });
   const pages: string[] = [];
   let start: unknown;
   do {
-    const response = await aws.fetch(local.endpoint, {
+    const response = await aws.fetch(table.endpoint.endpoint, {
       method: "POST",
       headers: { "content-type": "application/x-amz-json-1.0", "x-amz-target": "DynamoDB_20120810.Scan" },
-      body: JSON.stringify({ TableName: tableName, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }),
+      body: JSON.stringify({
+        TableName: table.tableName,
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      }),
     });
     const text = await response.text();
     if (!response.ok) throw new Error(`Scan failed: ${text}`);
@@ -82,10 +77,10 @@ describe("crypto-shredding on DynamoDB", () => {
   test("options that are missing, null or wrong are a ValidationError", async () => {
     const bad: [string, unknown][] = [
       ["null", null],
-      ["no master key", { ...local, tableName }],
-      ["no table", { ...local, masterKey }],
-      ["a key attribute the store uses itself", { ...local, tableName, masterKey, partitionKey: "wk" }],
-      ["a negative cacheSize", { ...local, tableName, masterKey, cacheSize: -1 }],
+      ["no master key", table.options],
+      ["no table", { ...table.endpoint, masterKey }],
+      ["a key attribute the store uses itself", { ...table.options, masterKey, partitionKey: "wk" }],
+      ["a negative cacheSize", { ...table.options, masterKey, cacheSize: -1 }],
     ];
     for (const [label, options] of bad) {
       let error: unknown;
@@ -99,12 +94,12 @@ describe("crypto-shredding on DynamoDB", () => {
   });
 
   test("items hold only wrapped keys, which another master key cannot unwrap", async () => {
-    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
     const subject = `wrap-${ulid()}`;
     await keys.createOrGet(subject);
     const scan = await scanTable();
     expect(scan).toContain(SUBJECT_KEY_PARTITION_PREFIX.slice(1) + subject);
-    const stranger = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey: await newMasterKey() });
+    const stranger = new DynamoDbSubjectKeyStore({ ...table.options, masterKey: await newMasterKey() });
     await expect(stranger.get(subject)).rejects.toMatchObject({
       code: ErrorCode.PersonalDataUnreadable,
       reason: "key-unwrap",
@@ -112,11 +107,11 @@ describe("crypto-shredding on DynamoDB", () => {
   });
 
   test("deleting a subject again, through this instance or another, keeps the tombstone's time of the erasure", async () => {
-    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
     const subject = `twice-${ulid()}`;
     const erasedAt = async () => {
       const { Item } = await keys.client.send<{ Item?: { erased?: { S?: string }; wk?: unknown } }>("GetItem", {
-        TableName: tableName,
+        TableName: table.tableName,
         Key: {
           [keys.layout.partitionKey]: { S: SUBJECT_KEY_PARTITION_PREFIX + subject },
           [keys.layout.sortKey]: { N: "0" },
@@ -132,17 +127,16 @@ describe("crypto-shredding on DynamoDB", () => {
     expect(Number.isNaN(Date.parse(first ?? ""))).toBe(false);
     await Bun.sleep(5);
     await keys.delete(subject);
-    await new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey }).delete(subject);
+    await new DynamoDbSubjectKeyStore({ ...table.options, masterKey }).delete(subject);
     expect(await erasedAt()).toBe(first);
     expect((await keys.get(subject)).status).toBe("erased");
   });
 
   test("format /3 events hold one marker and no marked field, read back decrypted; events of format /2 still read", async () => {
-    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
-    const store = new DynamoDbEventStore({ ...local, tableName, personalData: customerPersonalData(keys) });
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
+    const store = new DynamoDbEventStore({ ...table.options, personalData: customerPersonalData(keys) });
     const legacy = new DynamoDbEventStore({
-      ...local,
-      tableName,
+      ...table.options,
       personalData: customerPersonalData(keys, 2),
     });
     const [current, old] = [`v3${ulid()}`, `v2${ulid()}`];
@@ -162,11 +156,11 @@ describe("crypto-shredding on DynamoDB", () => {
   }, 60_000);
 
   test("erase a subject, project again from the start: a raw Scan finds none of its plaintext in events, snapshots or read models", async () => {
-    const keys = new DynamoDbSubjectKeyStore({ ...local, tableName, masterKey });
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
     const personal = customerPersonalData(keys);
-    const store = new DynamoDbEventStore({ ...local, tableName, personalData: personal });
-    const snapshots = new DynamoDbSnapshotStore({ ...local, tableName, personalData: personal, compression: false });
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const store = new DynamoDbEventStore({ ...table.options, personalData: personal });
+    const snapshots = new DynamoDbSnapshotStore({ ...table.options, personalData: personal, compression: false });
+    const readModels = new DynamoDbReadModelStore(table.options);
     const [erased, kept] = [`ada${ulid()}`, `bob${ulid()}`];
     for (const customer of [erased, kept]) {
       await store.appendToStream(`Customer-${customer}`, customerHistory(customer));

@@ -1,37 +1,20 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { healthCheck, ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import {
-  createDynamoDbClient,
-  DynamoDbDedupStore,
-  DynamoDbEventStore,
-  DynamoDbIdempotencyStore,
-  DynamoDbSnapshotStore,
-} from "./index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
+import { DynamoDbDedupStore, DynamoDbEventStore, DynamoDbIdempotencyStore, DynamoDbSnapshotStore } from "./index.js";
 
-let local: DynamoDbEndpoint;
-let table = "";
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  table = `ping_${ulid()}`;
-  await new DynamoDbEventStore({ ...local, tableName: table }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: table })
-    .catch(() => undefined);
-});
+const table = useDynamoTable("ping", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 describe("DynamoDB ping and healthCheck (DynamoDB Local)", () => {
   test("every store answers ping on its table", async () => {
     const report = await healthCheck({
       checks: {
-        events: new DynamoDbEventStore({ ...local, tableName: table }),
-        snapshots: new DynamoDbSnapshotStore({ ...local, tableName: table }),
-        dedup: new DynamoDbDedupStore({ ...local, tableName: table }),
-        idempotency: new DynamoDbIdempotencyStore({ ...local, tableName: table }),
+        events: new DynamoDbEventStore(table.options),
+        snapshots: new DynamoDbSnapshotStore(table.options),
+        dedup: new DynamoDbDedupStore(table.options),
+        idempotency: new DynamoDbIdempotencyStore(table.options),
       },
       timeoutMs: 10_000,
     });
@@ -44,10 +27,10 @@ describe("DynamoDB ping and healthCheck (DynamoDB Local)", () => {
     const errors: string[] = [];
     const report = await healthCheck({
       checks: {
-        events: new DynamoDbEventStore({ ...local, tableName: missing }),
-        snapshots: new DynamoDbSnapshotStore({ ...local, tableName: missing }),
-        dedup: new DynamoDbDedupStore({ ...local, tableName: missing }),
-        idempotency: new DynamoDbIdempotencyStore({ ...local, tableName: missing }),
+        events: new DynamoDbEventStore({ ...table.endpoint, tableName: missing }),
+        snapshots: new DynamoDbSnapshotStore({ ...table.endpoint, tableName: missing }),
+        dedup: new DynamoDbDedupStore({ ...table.endpoint, tableName: missing }),
+        idempotency: new DynamoDbIdempotencyStore({ ...table.endpoint, tableName: missing }),
       },
       timeoutMs: 10_000,
       onError: (name) => errors.push(name),

@@ -1,40 +1,28 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
 import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { killAfterBatches } from "../../test/projections/kill-after-batches.ts";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
-  createDynamoDbClient,
   DynamoDbCheckpointStore,
   DynamoDbEventStore,
   DynamoDbProjectionLock,
   DynamoDbReadModelStore,
 } from "./index.js";
 
-let local: DynamoDbEndpoint;
-let tableName = "";
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  tableName = `projections_${ulid()}`;
-  await new DynamoDbEventStore({ ...local, tableName }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
-});
+const table = useDynamoTable("projections", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 registerContract(
   projectionContract({
     name: "projection contract on DynamoDB Local (read models and checkpoints as items, conditional-write leases)",
     create: () => ({
-      eventStore: new DynamoDbEventStore({ ...local, tableName }),
-      readModels: new DynamoDbReadModelStore({ ...local, tableName }),
-      lock: new DynamoDbProjectionLock({ ...local, tableName }),
+      eventStore: new DynamoDbEventStore(table.options),
+      readModels: new DynamoDbReadModelStore(table.options),
+      lock: new DynamoDbProjectionLock(table.options),
     }),
   }),
   { describe, test },
@@ -43,14 +31,14 @@ registerContract(
 registerContract(
   checkpointStoreContract({
     name: "DynamoDbCheckpointStore contract (DynamoDB Local)",
-    create: () => new DynamoDbCheckpointStore({ ...local, tableName }),
+    create: () => new DynamoDbCheckpointStore(table.options),
   }),
   { describe, test },
 );
 
 describe("DynamoDbProjectionLock", () => {
   test("null options, or a now that is not a function, are a ValidationError when the lock is made (they were TypeErrors)", () => {
-    for (const options of [null, undefined, { ...local, tableName, now: 5 }]) {
+    for (const options of [null, undefined, { ...table.options, now: 5 }]) {
       expect(() => new DynamoDbProjectionLock(options as never)).toThrow(
         expect.objectContaining({ code: ErrorCode.Validation }),
       );
@@ -64,7 +52,7 @@ describe("DynamoDbProjectionLock", () => {
       return globalThis.fetch(request);
     };
     for (const reading of ["1000", Number.NaN, undefined, Number.POSITIVE_INFINITY]) {
-      const lock = new DynamoDbProjectionLock({ ...local, tableName, fetch, now: () => reading as never });
+      const lock = new DynamoDbProjectionLock({ ...table.options, fetch, now: () => reading as never });
       const error = await lock.acquire(`lease-${ulid()}`, "a", 1000).catch((e: unknown) => e);
       expect(error).toMatchObject({ code: ErrorCode.Validation, issues: [expect.objectContaining({ path: ["now"] })] });
     }
@@ -73,7 +61,7 @@ describe("DynamoDbProjectionLock", () => {
 
   test("a lease that is not renewed lapses and another owner takes it", async () => {
     let now = 1_000_000;
-    const lock = new DynamoDbProjectionLock({ ...local, tableName, now: () => now });
+    const lock = new DynamoDbProjectionLock({ ...table.options, now: () => now });
     const name = `lease-${ulid()}`;
     expect(await lock.acquire(name, "a", 1000)).toBe(true);
     expect(await lock.acquire(name, "b", 1000)).toBe(false);
@@ -91,7 +79,7 @@ describe("a lease ends at its until, on DynamoDB as in memory", () => {
   // The in-memory lock took a lease back at until itself, DynamoDB's only a millisecond later.
   test("at exactly acquired + ttlMs another owner takes it; a millisecond before, not", async () => {
     for (const make of [
-      (now: () => number) => new DynamoDbProjectionLock({ ...local, tableName, now }),
+      (now: () => number) => new DynamoDbProjectionLock({ ...table.options, now }),
       (now: () => number) => new InMemoryProjectionLock({ now }),
     ]) {
       let now = 5_000_000;
@@ -110,7 +98,7 @@ describe("DynamoDbReadModelStore sizes", () => {
   // DynamoDB refuses an item over 400 KB and a transaction over 4 MB with a ValidationException: a
   // ServiceError no retry can cure, which a running runner retried every retryDelayMs for ever.
   test("a document over the 400 KB item is a PayloadTooLargeError before anything is sent, plain or in a transaction; one at the limit is stored", async () => {
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore(table.options);
     const collection = `sizes-${ulid()}`;
     const tooBig = { code: ErrorCode.PayloadTooLarge, limit: 400 * 1024 };
     const refused = await readModels.put(collection, "a", "x".repeat(400 * 1024)).catch((error: unknown) => error);
@@ -137,7 +125,7 @@ describe("DynamoDbReadModelStore sizes", () => {
   }, 60_000);
 
   test("a transaction over DynamoDB's 4 MB, or over its 100 items, is a ReadModelTransactionTooLargeError and writes nothing", async () => {
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const readModels = new DynamoDbReadModelStore(table.options);
     const collection = `sizes-${ulid()}`;
     const refused = readModels.transaction(async (tx) => {
       for (let i = 0; i < 12; i++) await tx.put(collection, `d${i}`, "x".repeat(390 * 1024));
@@ -164,8 +152,8 @@ describe("DynamoDbReadModelStore sizes", () => {
   }, 60_000);
 
   test("a handler writing a document, or a projection state, too large for an item fails the projection at that event (ProjectionFailedError), checkpoint and documents unmoved", async () => {
-    const eventStore = new DynamoDbEventStore({ ...local, tableName });
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const eventStore = new DynamoDbEventStore(table.options);
+    const readModels = new DynamoDbReadModelStore(table.options);
     const stream = `Sized-${ulid()}`;
     const [, big] = (
       await eventStore.appendToStream(stream, [
@@ -203,9 +191,9 @@ describe("DynamoDbReadModelStore sizes", () => {
 
 describe("ProjectionRunner on DynamoDB", () => {
   test("a runner stopped mid-run and started again ends with the read model a run from scratch makes", async () => {
-    const eventStore = new DynamoDbEventStore({ ...local, tableName });
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
-    const lock = new DynamoDbProjectionLock({ ...local, tableName });
+    const eventStore = new DynamoDbEventStore(table.options);
+    const readModels = new DynamoDbReadModelStore(table.options);
+    const lock = new DynamoDbProjectionLock(table.options);
     const streams = Array.from({ length: 6 }, (_, i) => `Stopped${i % 2}-${ulid()}`);
     for (const [i, stream] of streams.entries()) {
       await eventStore.appendToStream(
@@ -260,8 +248,8 @@ describe("ProjectionRunner on DynamoDB, batches over one TransactWriteItems", ()
   // A batch writing more than 100 items was refused with a ValidationError, which a started runner
   // retried every retryDelayMs for ever: the runner now commits it in halves.
   test("a projection writing one distinct document per event, with the default batchSize, catches up over 250 events: the read model equals one computed by hand", async () => {
-    const eventStore = new DynamoDbEventStore({ ...local, tableName });
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const eventStore = new DynamoDbEventStore(table.options);
+    const readModels = new DynamoDbReadModelStore(table.options);
     const stream = `PerEvent-${ulid()}`;
     const appended = [];
     for (let at = 0; at < 250; at += 50) {
@@ -307,8 +295,8 @@ describe("ProjectionRunner on DynamoDB, batches over one TransactWriteItems", ()
   }, 120_000);
 
   test("a batch whose documents are over DynamoDB's 4 MB together is committed in halves too", async () => {
-    const eventStore = new DynamoDbEventStore({ ...local, tableName });
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
+    const eventStore = new DynamoDbEventStore(table.options);
+    const readModels = new DynamoDbReadModelStore(table.options);
     const stream = `Heavy-${ulid()}`;
     const { events } = await eventStore.appendToStream(
       stream,
@@ -334,9 +322,9 @@ describe("ProjectionRunner on DynamoDB, batches over one TransactWriteItems", ()
 
 describe("ProjectionRunner on DynamoDB, killed", () => {
   test("a runner process killed with SIGKILL mid-run: once its lease lapses a new runner resumes, and the read model equals a run from scratch", async () => {
-    const eventStore = new DynamoDbEventStore({ ...local, tableName });
-    const readModels = new DynamoDbReadModelStore({ ...local, tableName });
-    const lock = new DynamoDbProjectionLock({ ...local, tableName });
+    const eventStore = new DynamoDbEventStore(table.options);
+    const readModels = new DynamoDbReadModelStore(table.options);
+    const lock = new DynamoDbProjectionLock(table.options);
     for (let i = 0; i < 8; i++) {
       await eventStore.appendToStream(
         `Killed${i % 3}-${ulid()}`,
@@ -346,8 +334,8 @@ describe("ProjectionRunner on DynamoDB, killed", () => {
     const name = `killed-${ulid()}`;
     const collection = `killed-${ulid()}`;
     await killAfterBatches(join(import.meta.dirname, "..", "..", "test", "dynamodb", "projection-worker.ts"), [
-      local.endpoint,
-      tableName,
+      table.endpoint.endpoint,
+      table.tableName,
       name,
       collection,
       "1000",

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import {
@@ -13,7 +13,6 @@ import {
   ulid,
 } from "../../src/index.js";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
   createDynamoDbClient,
   DynamoDbEventStore,
@@ -22,32 +21,23 @@ import {
   GENERATION_PARTITION_PREFIX,
   READ_MODEL_PARTITION_PREFIX,
 } from "./index.js";
+import { useLocalDynamoDb } from "./local.fixture.test.ts";
 
-let local: DynamoDbEndpoint;
+/** Every table here has the event store's layout: made by local.store(), dropped at the end. */
+const local = useLocalDynamoDb();
+const newTable = async () => (await local.store()).layout.tableName;
 let tableName = "";
-const tables: string[] = [];
 
 beforeAll(async () => {
-  local = await ensureDynamoDb();
-  tableName = `rebuild_${ulid()}`;
-  tables.push(tableName);
-  await new DynamoDbEventStore({ ...local, tableName }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  for (const name of tables) {
-    await createDynamoDbClient(local)
-      .send("DeleteTable", { TableName: name })
-      .catch(() => undefined);
-  }
+  tableName = await newTable();
 });
 
 const store = (options: Partial<DynamoDbReadModelStoreOptions> = {}) =>
-  new DynamoDbReadModelStore({ ...local, tableName, ...options });
+  new DynamoDbReadModelStore({ ...local.endpoint, tableName, ...options });
 
 /** The raw item of a document under a namespace (a collection not yet swapped lives under its own name). */
 async function rawDocument(namespace: string, id: string): Promise<unknown> {
-  const result = await createDynamoDbClient(local).send<{ Item?: Record<string, { S?: string }> }>("GetItem", {
+  const result = await createDynamoDbClient(local.endpoint).send<{ Item?: Record<string, { S?: string }> }>("GetItem", {
     TableName: tableName,
     Key: { pk: { S: READ_MODEL_PARTITION_PREFIX + JSON.stringify([namespace, id]) }, sk: { N: "0" } },
     ConsistentRead: true,
@@ -103,7 +93,7 @@ describe("DynamoDbReadModelStore generations", () => {
   });
 
   test("a running ProjectionRunner whose store still trusts the old pointer: its next batch is refused, reported to onError, and retried into the swapped generation, nothing counted twice", async () => {
-    const eventStore = new DynamoDbEventStore({ ...local, tableName });
+    const eventStore = new DynamoDbEventStore({ ...local.endpoint, tableName });
     const name = `running-${ulid()}`;
     const collection = `running-${ulid()}`;
     const stream = `Running${ulid()}-1`;
@@ -164,7 +154,7 @@ describe("DynamoDbReadModelStore generations", () => {
 
   test("two swaps from the same pointers (the second's commit held back until the first is done): the second is refused and changes nothing", async () => {
     const a = store();
-    const client = createDynamoDbClient(local);
+    const client = createDynamoDbClient(local.endpoint);
     const send = client.send.bind(client);
     let open = () => {};
     const gate = new Promise<void>((resolve) => {
@@ -256,7 +246,7 @@ describe("DynamoDbReadModelStore generations", () => {
 
 /** The namespace a collection's generation pointer names now. */
 async function pointedNamespace(collection: string): Promise<string> {
-  const result = await createDynamoDbClient(local).send<{ Item?: Record<string, { S?: string }> }>("GetItem", {
+  const result = await createDynamoDbClient(local.endpoint).send<{ Item?: Record<string, { S?: string }> }>("GetItem", {
     TableName: tableName,
     Key: { pk: { S: GENERATION_PARTITION_PREFIX + collection }, sk: { N: "0" } },
     ConsistentRead: true,
@@ -304,11 +294,9 @@ describe("purgeRetiredGenerations under throttling (BatchWriteItem answers mocke
 
 describe("rebuildProjection on DynamoDB, killed", () => {
   test("a rebuild SIGKILLed half-way and resumed swaps in what a fresh run makes, nothing counted twice; the live read model answered throughout", async () => {
-    const table = `rebuild_kill_${ulid()}`;
-    tables.push(table);
-    const options = { ...local, tableName: table };
+    const table = await newTable();
+    const options = { ...local.endpoint, tableName: table };
     const eventStore = new DynamoDbEventStore(options);
-    await eventStore.ensureTable();
     const readModels = new DynamoDbReadModelStore({ ...options, generationCacheMs: 0 });
     const events = 1200;
     const streams = 8;
@@ -341,7 +329,7 @@ describe("rebuildProjection on DynamoDB, killed", () => {
       process.execPath,
       [
         join(import.meta.dirname, "..", "..", "test", "dynamodb", "rebuild-worker.ts"),
-        local.endpoint,
+        local.endpoint.endpoint,
         table,
         name,
         collection,
@@ -419,11 +407,9 @@ describe("rebuildProjection on DynamoDB, killed", () => {
 
 describe("DynamoDbReadModelStore generations under a tenant's key prefix, in a table another tenant shares", () => {
   test("two tenants swap the same collection name: pointers, retired markers and documents stay under each prefix; a stale batch names the collection; one tenant's purge leaves the other's generations", async () => {
-    const shared = `rebuild_tenants_${ulid()}`;
-    tables.push(shared);
-    await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
+    const shared = await newTable();
     const tenantStore = (tenant: string, options: Partial<DynamoDbReadModelStoreOptions> = {}) =>
-      new DynamoDbReadModelStore({ ...local, tableName: shared, tenant, ...options });
+      new DynamoDbReadModelStore({ ...local.endpoint, tableName: shared, tenant, ...options });
     const acme = tenantStore("acme");
     const globex = tenantStore("globex");
     const staleAcme = tenantStore("acme", { generationCacheMs: 60_000 });
@@ -457,7 +443,7 @@ describe("DynamoDbReadModelStore generations under a tenant's key prefix, in a t
       const items: string[] = [];
       let start: unknown;
       do {
-        const page = await createDynamoDbClient(local).send<{
+        const page = await createDynamoDbClient(local.endpoint).send<{
           Items?: Record<string, { S?: string }>[];
           LastEvaluatedKey?: unknown;
         }>("Scan", {

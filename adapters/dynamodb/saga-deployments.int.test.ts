@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { CommandBus, defineSaga, type EventEnvelope, SagaRuntime, ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import { createDynamoDbClient, DynamoDbSagaStore } from "./index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
+import { DynamoDbSagaStore } from "./index.js";
 
 /*
  * Two deployments share one saga table, each with a runtime over its own sagas: a tick claims only
@@ -9,20 +9,9 @@ import { createDynamoDbClient, DynamoDbSagaStore } from "./index.js";
  * its lease nor spends its tick limit on them.
  */
 
-let local: DynamoDbEndpoint;
-let tableName = "";
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  tableName = `saga_deployments_${ulid()}`;
-  await new DynamoDbSagaStore({ ...local, tableName }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
-});
+const table = useDynamoTable("saga_deployments", ({ endpoint, tableName }) =>
+  new DynamoDbSagaStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 type Go = { type: "Go"; data: { key: string; after: number } };
 const counting = (name: string) =>
@@ -57,7 +46,7 @@ describe("DynamoDbSagaStore shared by two deployments", () => {
     let now = 1_000_000;
     const runtime = (sagas: ReturnType<typeof counting>[]) =>
       new SagaRuntime({
-        store: new DynamoDbSagaStore({ ...local, tableName }),
+        store: new DynamoDbSagaStore(table.options),
         commands: new CommandBus(),
         sagas,
         now: () => now,
@@ -73,7 +62,7 @@ describe("DynamoDbSagaStore shared by two deployments", () => {
     expect(firstTick.fired.map((f) => [f.saga, f.outcome])).toEqual([[x.name, "applied"]]);
     const secondTick = await b.tick();
     expect(secondTick.fired.map((f) => [f.saga, f.outcome])).toEqual([[y.name, "applied"]]);
-    const store = new DynamoDbSagaStore({ ...local, tableName });
+    const store = new DynamoDbSagaStore(table.options);
     expect((await store.load(y.name, "y1"))?.state).toEqual({ fired: 1 });
     expect((await store.load(x.name, "x1"))?.state).toEqual({ fired: 1 });
   });

@@ -1,33 +1,23 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type SagaCommit, sagaTimeoutId, ulid } from "../../src/index.js";
 import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { checkInterleavings } from "../../test/sagas/interleavings.ts";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
-import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSagaStore, SAGA_PARTITION_PREFIX } from "./index.js";
+import { DynamoDbEventStore, DynamoDbSagaStore, SAGA_PARTITION_PREFIX } from "./index.js";
 
-let local: DynamoDbEndpoint;
 /** The event store's table, which the saga store shares. */
-let shared = "";
+const shared = useDynamoTable("sagas", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 /** A table of the saga store's own, with other key names and sharded timeouts. */
-let own = "";
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  shared = `sagas_${ulid()}`;
-  own = `sagas_own_${ulid()}`;
-  await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
-  await new DynamoDbSagaStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK" }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  const client = createDynamoDbClient(local);
-  for (const table of [shared, own]) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
-});
+const own = useDynamoTable("sagas_own", ({ endpoint, tableName }) =>
+  new DynamoDbSagaStore({ ...endpoint, tableName, partitionKey: "PK", sortKey: "SK" }).ensureTable(),
+);
 
 registerContract(
   sagaStoreContract({
     name: "DynamoDbSagaStore contract (DynamoDB Local, in the event store's table)",
-    create: (settings) => new DynamoDbSagaStore({ ...local, ...settings, tableName: shared }),
+    create: (settings) => new DynamoDbSagaStore({ ...shared.endpoint, ...settings, tableName: shared.tableName }),
   }),
   { describe, test },
 );
@@ -37,9 +27,9 @@ registerContract(
     name: "DynamoDbSagaStore contract (DynamoDB Local, a table of its own, 4 timeout shards)",
     create: (settings) =>
       new DynamoDbSagaStore({
-        ...local,
+        ...own.endpoint,
         ...settings,
-        tableName: own,
+        tableName: own.tableName,
         partitionKey: "PK",
         sortKey: "SK",
         timeoutShards: 4,
@@ -66,8 +56,8 @@ describe("DynamoDbSagaStore", () => {
     compensation: false,
   });
   const items = async (saga: string) => {
-    const scan = await createDynamoDbClient(local).send<{ Items?: unknown[] }>("Scan", {
-      TableName: shared,
+    const scan = await shared.client.send<{ Items?: unknown[] }>("Scan", {
+      TableName: shared.tableName,
       ConsistentRead: true,
       FilterExpression: "contains(#pk, :saga) OR #sg = :saga",
       ExpressionAttributeNames: { "#pk": "pk", "#sg": "sg" },
@@ -77,7 +67,7 @@ describe("DynamoDbSagaStore", () => {
   };
 
   test("a commit that fails half-way (its handled id is taken) leaves no outbox entry or timeout behind", async () => {
-    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const store = new DynamoDbSagaStore(shared.options);
     const saga = `Saga-${ulid()}`;
     await store.commit({ ...base(saga), handledId: "e1" });
     const before = await items(saga);
@@ -95,7 +85,7 @@ describe("DynamoDbSagaStore", () => {
   });
 
   test("a step over DynamoDB's transaction limits is refused before anything is written", async () => {
-    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const store = new DynamoDbSagaStore(shared.options);
     const saga = `Saga-${ulid()}`;
     const many = Array.from({ length: 99 }, (_, i) => entry(saga, i));
     await expect(store.commit({ ...base(saga), handledId: "e1", outbox: many })).rejects.toMatchObject({
@@ -115,7 +105,7 @@ describe("DynamoDbSagaStore", () => {
 
   test("an update whose item would pass 400 KB with what it keeps (its pending timeouts) is refused before it is sent", async () => {
     // maxStateBytes above the item limit: the step's state alone fits, the item it leaves does not.
-    const store = new DynamoDbSagaStore({ ...local, tableName: shared, maxStateBytes: 1_000_000 });
+    const store = new DynamoDbSagaStore({ ...shared.options, maxStateBytes: 1_000_000 });
     const saga = `Saga-${ulid()}`;
     const schedule = Array.from({ length: 60 }, (_, i) => {
       const name = `t${i}-${"n".repeat(200)}`;
@@ -123,7 +113,7 @@ describe("DynamoDbSagaStore", () => {
     });
     await store.commit({ ...base(saga), schedule });
     const before = await items(saga);
-    for (const reader of [store, new DynamoDbSagaStore({ ...local, tableName: shared, maxStateBytes: 1_000_000 })]) {
+    for (const reader of [store, new DynamoDbSagaStore({ ...shared.options, maxStateBytes: 1_000_000 })]) {
       // The store that committed knows the timeouts; a fresh one reads them.
       await expect(
         reader.commit({ ...base(saga), expectedVersion: 1, state: { blob: "x".repeat(385_000) } }),
@@ -143,7 +133,7 @@ describe("DynamoDbSagaStore", () => {
 
   test("several runtimes (processes: a store each), duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
     await checkInterleavings(
-      () => new DynamoDbSagaStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK", timeoutShards: 4 }),
+      () => new DynamoDbSagaStore({ ...own.options, partitionKey: "PK", sortKey: "SK", timeoutShards: 4 }),
       25,
       {
         processes: true,
@@ -152,7 +142,7 @@ describe("DynamoDbSagaStore", () => {
   }, 300_000);
 
   test("names too long for a partition key are stored under their hash and read back whole", async () => {
-    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const store = new DynamoDbSagaStore(shared.options);
     const saga = `Saga-${ulid()}-${"é".repeat(480)}`;
     const key = "ключ".repeat(128);
     await store.commit({ ...base(saga), key, handledId: "e".repeat(512), outbox: [entry(saga, 1)] });
@@ -164,8 +154,8 @@ describe("DynamoDbSagaStore", () => {
   });
 
   test("an instance's stale timeout cache is caught: a commit from another process reads the current timeouts", async () => {
-    const one = new DynamoDbSagaStore({ ...local, tableName: shared });
-    const two = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const one = new DynamoDbSagaStore(shared.options);
+    const two = new DynamoDbSagaStore(shared.options);
     const saga = `Saga-${ulid()}`;
     const timeout = (name: string, v: number) => ({
       id: `${saga}/k/t/${name}/${v}`,
@@ -188,7 +178,7 @@ describe("DynamoDbSagaStore", () => {
 
   test("nextDueAt for one saga reads past a first page holding only another saga's earlier timeouts", async () => {
     // Its answer was that page's last due time, overdue: an alarm driver woke every minDelayMs for nothing.
-    const store = new DynamoDbSagaStore({ ...local, tableName: shared });
+    const store = new DynamoDbSagaStore(shared.options);
     const ours = `Saga-${ulid()}`;
     const theirs = `${ours}-theirs`;
     // After the contract's own times (which look for theirs first), before any set from the clock.
@@ -217,10 +207,10 @@ describe("DynamoDbSagaStore", () => {
   });
 
   test("bad options are refused", () => {
-    expect(() => new DynamoDbSagaStore({ ...local, tableName: shared, partitionKey: "sg" })).toThrow(
+    expect(() => new DynamoDbSagaStore({ ...shared.options, partitionKey: "sg" })).toThrow(
       "Invalid DynamoDB saga store options",
     );
-    expect(() => new DynamoDbSagaStore({ ...local, tableName: shared, timeoutShards: 0 })).toThrow(
+    expect(() => new DynamoDbSagaStore({ ...shared.options, timeoutShards: 0 })).toThrow(
       "Invalid DynamoDB saga store options",
     );
     expect(SAGA_PARTITION_PREFIX.startsWith("\u001f")).toBe(true);

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode, PayloadTooLargeError, ulid, ValidationError } from "../../src/index.js";
 import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import {
-  createDynamoDbClient,
   DEDUP_PARTITION_PREFIX,
   DynamoDbDedupStore,
   DynamoDbEventStore,
@@ -13,30 +12,20 @@ import {
   TTL_ATTRIBUTE,
 } from "./index.js";
 
-let local: DynamoDbEndpoint;
-/** The event store's table, which the stores share. */
-let shared = "";
-/** A table of the stores' own, with other key names. */
-let own = "";
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  shared = `shared_stores_${ulid()}`;
-  own = `shared_stores_own_${ulid()}`;
-  await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
-  await new DynamoDbDedupStore({ ...local, tableName: shared }).ensureTimeToLive();
-  await new DynamoDbIdempotencyStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK" }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  const client = createDynamoDbClient(local);
-  for (const table of [shared, own]) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
+/** The event store's table, which the stores share (with the dedup store's TTL). */
+const shared = useDynamoTable("shared_stores", async ({ endpoint, tableName }) => {
+  await new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable();
+  await new DynamoDbDedupStore({ ...endpoint, tableName }).ensureTimeToLive();
 });
+/** A table of the stores' own, with other key names. */
+const own = useDynamoTable("shared_stores_own", ({ endpoint, tableName }) =>
+  new DynamoDbIdempotencyStore({ ...endpoint, tableName, partitionKey: "PK", sortKey: "SK" }).ensureTable(),
+);
 
 registerContract(
   dedupStoreContract({
     name: "DynamoDbDedupStore contract (DynamoDB Local, in the event store's table)",
-    create: (settings) => new DynamoDbDedupStore({ ...local, ...settings, tableName: shared }),
+    create: (settings) => new DynamoDbDedupStore({ ...shared.endpoint, ...settings, tableName: shared.tableName }),
   }),
   { describe, test },
 );
@@ -44,14 +33,21 @@ registerContract(
   dedupStoreContract({
     name: "DynamoDbDedupStore contract (DynamoDB Local, a table of its own with other key names)",
     create: (settings) =>
-      new DynamoDbDedupStore({ ...local, ...settings, tableName: own, partitionKey: "PK", sortKey: "SK" }),
+      new DynamoDbDedupStore({
+        ...own.endpoint,
+        ...settings,
+        tableName: own.tableName,
+        partitionKey: "PK",
+        sortKey: "SK",
+      }),
   }),
   { describe, test },
 );
 registerContract(
   idempotencyStoreContract({
     name: "DynamoDbIdempotencyStore contract (DynamoDB Local, in the event store's table)",
-    create: (settings) => new DynamoDbIdempotencyStore({ ...local, ...settings, tableName: shared }),
+    create: (settings) =>
+      new DynamoDbIdempotencyStore({ ...shared.endpoint, ...settings, tableName: shared.tableName }),
   }),
   { describe, test },
 );
@@ -59,7 +55,13 @@ registerContract(
   idempotencyStoreContract({
     name: "DynamoDbIdempotencyStore contract (DynamoDB Local, a table of its own with other key names)",
     create: (settings) =>
-      new DynamoDbIdempotencyStore({ ...local, ...settings, tableName: own, partitionKey: "PK", sortKey: "SK" }),
+      new DynamoDbIdempotencyStore({
+        ...own.endpoint,
+        ...settings,
+        tableName: own.tableName,
+        partitionKey: "PK",
+        sortKey: "SK",
+      }),
   }),
   { describe, test },
 );
@@ -68,15 +70,15 @@ describe("DynamoDB dedup and idempotency stores", () => {
   test("items carry a DynamoDB TTL in epoch seconds, and the table's TTL is on over it", async () => {
     const id = ulid();
     const now = 1_700_000_000_500;
-    await new DynamoDbDedupStore({ ...local, tableName: shared, now: () => now, ttlMs: 1000 }).add(id);
-    const client = createDynamoDbClient(local);
+    await new DynamoDbDedupStore({ ...shared.options, now: () => now, ttlMs: 1000 }).add(id);
+    const client = shared.client;
     const item = await client.send<{ Item?: Record<string, { N?: string }> }>("GetItem", {
-      TableName: shared,
+      TableName: shared.tableName,
       Key: { pk: { S: DEDUP_PARTITION_PREFIX + id }, sk: { N: "0" } },
     });
     expect(item.Item?.[TTL_ATTRIBUTE]?.N).toBe("1700000002");
     const ttl = await client.send<{ TimeToLiveDescription?: { AttributeName?: string } }>("DescribeTimeToLive", {
-      TableName: shared,
+      TableName: shared.tableName,
     });
     expect(ttl.TimeToLiveDescription?.AttributeName).toBe(TTL_ATTRIBUTE);
   });
@@ -84,8 +86,8 @@ describe("DynamoDB dedup and idempotency stores", () => {
   test("a claim whose PutItem was written but whose answer was lost is still this request's claim", async () => {
     let lose = 0;
     const store = new DynamoDbIdempotencyStore({
-      ...local,
-      tableName: shared,
+      ...shared.endpoint,
+      tableName: shared.tableName,
       // The first PutItem reaches DynamoDB, then the connection drops before its answer: the client retries.
       fetch: async (request) => {
         const put = request.headers.get("x-amz-target")?.endsWith(".PutItem") === true;
@@ -116,8 +118,8 @@ describe("DynamoDB dedup and idempotency stores", () => {
   test("a response whose item would be over 400 KB is a PayloadTooLargeError before any request; the claim stays", async () => {
     const sent: string[] = [];
     const store = new DynamoDbIdempotencyStore({
-      ...local,
-      tableName: shared,
+      ...shared.endpoint,
+      tableName: shared.tableName,
       fetch: (request) => {
         sent.push(request.headers.get("x-amz-target")?.split(".")[1] ?? "");
         return fetch(request);
@@ -144,9 +146,9 @@ describe("DynamoDB dedup and idempotency stores", () => {
   });
 
   test("the event store's stream reads never see dedup or idempotency items", async () => {
-    const events = new DynamoDbEventStore({ ...local, tableName: shared });
+    const events = new DynamoDbEventStore(shared.options);
     const id = `s-${ulid()}`;
-    await new DynamoDbDedupStore({ ...local, tableName: shared }).add(id);
+    await new DynamoDbDedupStore(shared.options).add(id);
     // The only way a stream read could reach those items is a stream id equal to their partition:
     // such ids are refused before any request, for reads and appends alike.
     for (const partition of [DEDUP_PARTITION_PREFIX + id, `${IDEMPOTENCY_PARTITION_PREFIX}k-${id}`]) {
@@ -166,14 +168,10 @@ describe("DynamoDB dedup and idempotency stores", () => {
   });
 
   test("bad options are a ValidationError before any request", () => {
-    expect(() => new DynamoDbDedupStore({ ...local, tableName: shared, ttlMs: 0 })).toThrow(ValidationError);
-    expect(() => new DynamoDbIdempotencyStore({ ...local, tableName: shared, inProgressTtlMs: -1 })).toThrow(
-      ValidationError,
-    );
-    expect(() => new DynamoDbIdempotencyStore({ ...local, tableName: shared, partitionKey: "fp" })).toThrow(
-      ValidationError,
-    );
-    expect(() => new DynamoDbDedupStore({ ...local, tableName: "x" })).toThrow(ValidationError);
+    expect(() => new DynamoDbDedupStore({ ...shared.options, ttlMs: 0 })).toThrow(ValidationError);
+    expect(() => new DynamoDbIdempotencyStore({ ...shared.options, inProgressTtlMs: -1 })).toThrow(ValidationError);
+    expect(() => new DynamoDbIdempotencyStore({ ...shared.options, partitionKey: "fp" })).toThrow(ValidationError);
+    expect(() => new DynamoDbDedupStore({ ...shared.endpoint, tableName: "x" })).toThrow(ValidationError);
     expect(() => new DynamoDbDedupStore(undefined as never)).toThrow(ValidationError);
   });
 });

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { type SnapshotSerializer, ulid } from "../../src/index.js";
 import { collect, registerContract, snapshotStoreContract } from "../../src/testing/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { checkRetentionAgainstModel, storedVersions } from "../../test/snapshots/retention-model.ts";
 import type { FetchFunction } from "../aws/index.js";
 import {
-  createDynamoDbClient,
   DynamoDbEventStore,
   DynamoDbSnapshotStore,
   type DynamoDbSnapshotStoreOptions,
@@ -14,34 +13,22 @@ import {
 } from "./index.js";
 import { inspect } from "./local.fixture.test.ts";
 
-let local: DynamoDbEndpoint;
 /** The event store's table, which the snapshots share. */
-let shared = "";
+const shared = useDynamoTable("snapshots", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 /** A table of the snapshots' own, with other key names. */
-let own = "";
-const tables: string[] = [];
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  shared = `snapshots_${ulid()}`;
-  own = `snapshots_own_${ulid()}`;
-  tables.push(shared, own);
-  await new DynamoDbEventStore({ ...local, tableName: shared }).ensureTable();
-  await new DynamoDbSnapshotStore({ ...local, tableName: own, partitionKey: "PK", sortKey: "SK" }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  const client = createDynamoDbClient(local);
-  for (const table of tables) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
-});
+const own = useDynamoTable("snapshots_own", ({ endpoint, tableName }) =>
+  new DynamoDbSnapshotStore({ ...endpoint, tableName, partitionKey: "PK", sortKey: "SK" }).ensureTable(),
+);
 
 const store = (options: Partial<DynamoDbSnapshotStoreOptions> = {}) =>
-  new DynamoDbSnapshotStore({ ...local, tableName: shared, ...options });
+  new DynamoDbSnapshotStore({ ...shared.options, ...options });
 
 registerContract(
   snapshotStoreContract({
     name: "DynamoDbSnapshotStore contract (DynamoDB Local, in the event store's table)",
-    create: (options) => new DynamoDbSnapshotStore({ ...options, ...local, tableName: shared }),
+    create: (options) => new DynamoDbSnapshotStore({ ...options, ...shared.endpoint, tableName: shared.tableName }),
   }),
   { describe, test },
 );
@@ -50,15 +37,21 @@ registerContract(
   snapshotStoreContract({
     name: "DynamoDbSnapshotStore contract (DynamoDB Local, a table of its own with other key names)",
     create: (options) =>
-      new DynamoDbSnapshotStore({ ...options, ...local, tableName: own, partitionKey: "PK", sortKey: "SK" }),
+      new DynamoDbSnapshotStore({
+        ...options,
+        ...own.endpoint,
+        tableName: own.tableName,
+        partitionKey: "PK",
+        sortKey: "SK",
+      }),
   }),
   { describe, test },
 );
 
 /** The raw item, straight from DynamoDB. */
 async function item(streamId: string, version: number) {
-  const result = await createDynamoDbClient(local).send<{ Item?: Record<string, Record<string, string>> }>("GetItem", {
-    TableName: shared,
+  const result = await shared.client.send<{ Item?: Record<string, Record<string, string>> }>("GetItem", {
+    TableName: shared.tableName,
     Key: { pk: { S: SNAPSHOT_PARTITION_PREFIX + streamId }, sk: { N: String(version) } },
     ConsistentRead: true,
   });
@@ -83,7 +76,7 @@ const raw = (name = "raw"): SnapshotSerializer => ({
 
 describe("DynamoDbSnapshotStore", () => {
   test("shares the event store's table without touching its streams or its global feed", async () => {
-    const events = new DynamoDbEventStore({ ...local, tableName: shared, gapTimeoutMs: 200 });
+    const events = new DynamoDbEventStore({ ...shared.options, gapTimeoutMs: 200 });
     const stream = `Order-${ulid()}`;
     const before = await events.getLastGlobalPosition();
     await events.appendToStream(stream, [
@@ -165,17 +158,17 @@ describe("DynamoDbSnapshotStore", () => {
   });
 
   test("unprocessed deletes (injected: DynamoDB Local never leaves any) are sent again until done", async () => {
-    const direct = createDynamoDbClient(local);
+    const direct = shared.client;
     let injected = 0;
     // Processes only the first delete of each batch, and reports the rest unprocessed, twice.
     const fetch: FetchFunction = async (request) => {
       const { operation, body } = await inspect(request);
       if (operation !== "BatchWriteItem" || injected >= 2) return globalThis.fetch(request);
       injected++;
-      const requests = JSON.parse(body).RequestItems[shared] as unknown[];
-      await direct.send("BatchWriteItem", { RequestItems: { [shared]: requests.slice(0, 1) } });
+      const requests = JSON.parse(body).RequestItems[shared.tableName] as unknown[];
+      await direct.send("BatchWriteItem", { RequestItems: { [shared.tableName]: requests.slice(0, 1) } });
       const rest = requests.slice(1);
-      return Response.json(rest.length === 0 ? {} : { UnprocessedItems: { [shared]: rest } });
+      return Response.json(rest.length === 0 ? {} : { UnprocessedItems: { [shared.tableName]: rest } });
     };
     const id = `Unprocessed-${ulid()}`;
     const all = store({ keepLast: Number.POSITIVE_INFINITY });
@@ -211,7 +204,7 @@ describe("DynamoDbSnapshotStore", () => {
   });
 
   test("corrupt stored items fail to load with SnapshotCorruptError naming stream and version", async () => {
-    const client = createDynamoDbClient(local);
+    const client = shared.client;
     const cases: [string, Record<string, unknown>][] = [
       ["not gzip", { enc: { S: "json+gzip" }, data: { B: btoa('{"n":1}') } }],
       ["not JSON", { enc: { S: "json" }, data: { B: btoa("{not json") } }],
@@ -222,7 +215,7 @@ describe("DynamoDbSnapshotStore", () => {
     for (const [label, attributes] of cases) {
       const id = `Corrupt-${ulid()}`;
       await client.send("PutItem", {
-        TableName: shared,
+        TableName: shared.tableName,
         Item: {
           pk: { S: SNAPSHOT_PARTITION_PREFIX + id },
           sk: { N: "7" },
@@ -250,16 +243,21 @@ describe("DynamoDbSnapshotStore", () => {
     const bad: unknown[] = [
       undefined,
       null,
-      { ...local },
-      { ...local, tableName: "x" },
-      { ...local, tableName: "bad name!" },
-      { ...local, tableName: shared, partitionKey: "sv" },
-      { ...local, tableName: shared, sortKey: "enc" },
-      { ...local, tableName: shared, partitionKey: "data" },
-      { ...local, tableName: shared, keepLast: 0 },
-      { ...local, tableName: shared, compression: { format: "zstd" } },
-      { ...local, tableName: shared, retry: { maxAttempts: 0 } },
-      { tableName: shared, region: "us-east-1", endpoint: "not a url", credentials: local.credentials },
+      { ...shared.endpoint },
+      { ...shared.endpoint, tableName: "x" },
+      { ...shared.endpoint, tableName: "bad name!" },
+      { ...shared.options, partitionKey: "sv" },
+      { ...shared.options, sortKey: "enc" },
+      { ...shared.options, partitionKey: "data" },
+      { ...shared.options, keepLast: 0 },
+      { ...shared.options, compression: { format: "zstd" } },
+      { ...shared.options, retry: { maxAttempts: 0 } },
+      {
+        tableName: shared.tableName,
+        region: "us-east-1",
+        endpoint: "not a url",
+        credentials: shared.endpoint.credentials,
+      },
     ];
     for (const options of bad) {
       expect(() => new DynamoDbSnapshotStore(options as DynamoDbSnapshotStoreOptions)).toThrow(/^Invalid /);

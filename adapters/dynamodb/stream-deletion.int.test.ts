@@ -1,29 +1,17 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { isConcurrencyError, isStreamDeletedError, ulid } from "../../src/index.js";
 import { collect, registerContract, streamDeletionContract } from "../../src/testing/index.js";
 import { checkDeletionLookups } from "../../test/differential/deletion-lookups.ts";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { probeDeletedStreams } from "../../test/tenancy/deletion-probes.ts";
 import type { FetchFunction } from "../aws/index.js";
 import { createDynamoDbClient, DynamoDbEventStore, dynamoDbStreamDeletion } from "./index.js";
+import { useLocalDynamoDb } from "./local.fixture.test.ts";
 
-let local: DynamoDbEndpoint;
-const tables: string[] = [];
+const local = useLocalDynamoDb();
 
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-}, 120_000);
-
-afterAll(async () => {
-  const client = createDynamoDbClient(local);
-  for (const table of tables) await client.send("DeleteTable", { TableName: table }).catch(() => undefined);
-});
-
+/** A new table of the event store's layout (dropped at the end): its name. */
 async function tableFor(globalFeed: boolean): Promise<string> {
-  const tableName = `deletion_${ulid()}`;
-  tables.push(tableName);
-  await new DynamoDbEventStore({ ...local, tableName, globalFeed }).ensureTable();
-  return tableName;
+  return (await local.store({ globalFeed })).layout.tableName;
 }
 
 for (const globalFeed of [true, false]) {
@@ -39,7 +27,7 @@ for (const globalFeed of [true, false]) {
           name: `DynamoDbEventStore stream deletion contract (DynamoDB Local, ${label})`,
           create: (options) =>
             new DynamoDbEventStore({
-              ...local,
+              ...local.endpoint,
               ...options,
               tableName,
               globalFeed,
@@ -56,14 +44,24 @@ for (const globalFeed of [true, false]) {
       () =>
         checkDeletionLookups({
           create: () =>
-            new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion }),
+            new DynamoDbEventStore({
+              ...local.endpoint,
+              tableName,
+              globalFeed,
+              streamDeletion: dynamoDbStreamDeletion,
+            }),
           numRuns: 25,
         }),
       120_000,
     );
 
     test("a raw Scan after a hard delete finds only key-only items, the stub of version 1 and the fence", async () => {
-      const store = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });
+      const store = new DynamoDbEventStore({
+        ...local.endpoint,
+        tableName,
+        globalFeed,
+        streamDeletion: dynamoDbStreamDeletion,
+      });
       const streamId = `Erased-${ulid()}`;
       for (let i = 0; i < 3; i++) {
         await store.appendToStream(
@@ -75,15 +73,14 @@ for (const globalFeed of [true, false]) {
       await store.deleteStream(streamId, { mode: "soft" });
       const result = await store.deleteStream(streamId, { mode: "hard" });
       expect(result.removed).toBe(51);
-      const scan = await createDynamoDbClient(local).send<{ Items?: Record<string, { S?: string; N?: string }>[] }>(
-        "Scan",
-        {
-          TableName: tableName,
-          ConsistentRead: true,
-          FilterExpression: "pk = :s",
-          ExpressionAttributeValues: { ":s": { S: streamId } },
-        },
-      );
+      const scan = await createDynamoDbClient(local.endpoint).send<{
+        Items?: Record<string, { S?: string; N?: string }>[];
+      }>("Scan", {
+        TableName: tableName,
+        ConsistentRead: true,
+        FilterExpression: "pk = :s",
+        ExpressionAttributeValues: { ":s": { S: streamId } },
+      });
       const items = (scan.Items ?? []).sort((a, b) => Number(a.sk?.N) - Number(b.sk?.N));
       // Every slot stays taken (no append can re-create an event in it), none holds data.
       expect(items.map((item) => Number(item.sk?.N))).toEqual(Array.from({ length: 61 }, (_, i) => i + 1));
@@ -105,7 +102,7 @@ for (const globalFeed of [true, false]) {
     });
 
     test("without the streamDeletion option the store reports no capability and changes nothing", async () => {
-      const plain = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      const plain = new DynamoDbEventStore({ ...local.endpoint, tableName, globalFeed });
       expect(plain.capabilities.streamDeletion).toBe(false);
       const streamId = `Plain-${ulid()}`;
       await plain.appendToStream(streamId, [{ type: "Noted", data: {} }]);
@@ -116,12 +113,12 @@ for (const globalFeed of [true, false]) {
 
     test("a store without the option reads past the key-only items another store's truncation and hard delete leave", async () => {
       const deleting = new DynamoDbEventStore({
-        ...local,
+        ...local.endpoint,
         tableName,
         globalFeed,
         streamDeletion: dynamoDbStreamDeletion,
       });
-      const plain = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      const plain = new DynamoDbEventStore({ ...local.endpoint, tableName, globalFeed });
       const truncated = `Cut-${ulid()}`;
       await deleting.appendToStream(
         truncated,
@@ -145,15 +142,14 @@ for (const globalFeed of [true, false]) {
     });
 
     async function rawItems(streamId: string) {
-      const scan = await createDynamoDbClient(local).send<{ Items?: Record<string, { S?: string; N?: string }>[] }>(
-        "Scan",
-        {
-          TableName: tableName,
-          ConsistentRead: true,
-          FilterExpression: "pk = :s",
-          ExpressionAttributeValues: { ":s": { S: streamId } },
-        },
-      );
+      const scan = await createDynamoDbClient(local.endpoint).send<{
+        Items?: Record<string, { S?: string; N?: string }>[];
+      }>("Scan", {
+        TableName: tableName,
+        ConsistentRead: true,
+        FilterExpression: "pk = :s",
+        ExpressionAttributeValues: { ":s": { S: streamId } },
+      });
       return (scan.Items ?? [])
         .map((item) => ({ version: Number(item.sk?.N), data: item.type !== undefined }))
         .sort((a, b) => a.version - b.version);
@@ -165,9 +161,14 @@ for (const globalFeed of [true, false]) {
      */
     async function staleWriter(streamId: string) {
       // Without `streamDeletion`: its appends obey deletions all the same.
-      const stale = new DynamoDbEventStore({ ...local, tableName, globalFeed });
+      const stale = new DynamoDbEventStore({ ...local.endpoint, tableName, globalFeed });
       for (let i = 1; i <= 2; i++) await stale.appendToStream(streamId, [{ type: "Noted", data: { i } }]);
-      const other = new DynamoDbEventStore({ ...local, tableName, globalFeed, streamDeletion: dynamoDbStreamDeletion });
+      const other = new DynamoDbEventStore({
+        ...local.endpoint,
+        tableName,
+        globalFeed,
+        streamDeletion: dynamoDbStreamDeletion,
+      });
       await other.appendToStream(streamId, [{ type: "Noted", data: { i: 3 } }], { expectedVersion: 2 });
       return { stale, other };
     }
@@ -231,7 +232,12 @@ describe("the tenant layer's probe of a deleted stream on DynamoDB", () => {
       }
       return response;
     };
-    const store = new DynamoDbEventStore({ ...local, tableName, fetch, streamDeletion: dynamoDbStreamDeletion });
+    const store = new DynamoDbEventStore({
+      ...local.endpoint,
+      tableName,
+      fetch,
+      streamDeletion: dynamoDbStreamDeletion,
+    });
     // Ten probe calls, of which seven reach a deleted stream's record: one item each.
     expect(await probeDeletedStreams(store, 60, () => lifecycleItems)).toBeLessThanOrEqual(7);
   }, 120_000);

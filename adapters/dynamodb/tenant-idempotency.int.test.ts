@@ -4,26 +4,16 @@
  * partition keys under that tenant's prefix only (what a `dynamodb:LeadingKeys` condition allows), and
  * two tenants sending the same key at once never see each other's response.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
 import { CommandBus, tenancy, ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { createHttpDispatcher } from "../http/index.js";
 import { createDynamoDbClient, DynamoDbEventStore, DynamoDbIdempotencyStore, tenantKeyPrefix } from "./index.js";
 
-let local: DynamoDbEndpoint;
-const tableName = `tenant_idem_${ulid()}`;
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  await new DynamoDbEventStore({ ...local, tableName }).ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
-});
+const table = useDynamoTable("tenant_idem", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 type Attribute = { readonly S?: string };
 type Keyed = { readonly Key?: Record<string, Attribute>; readonly Item?: Record<string, Attribute> };
@@ -45,7 +35,7 @@ describe("idempotency keys of each tenant on a shared DynamoDB table", () => {
     const tenants = tenancy({
       stores: (tenant: string) => {
         const client = createDynamoDbClient({
-          ...local,
+          ...table.endpoint,
           fetch: async (request) => {
             const keys = sent[tenant] ?? [];
             sent[tenant] = keys;
@@ -56,8 +46,8 @@ describe("idempotency keys of each tenant on a shared DynamoDB table", () => {
           },
         });
         return {
-          eventStore: new DynamoDbEventStore({ client, tableName, tenant }),
-          idempotencyStore: new DynamoDbIdempotencyStore({ client, tableName, tenant }),
+          eventStore: new DynamoDbEventStore({ client, tableName: table.tableName, tenant }),
+          idempotencyStore: new DynamoDbIdempotencyStore({ client, tableName: table.tableName, tenant }),
         };
       },
       services: ({ tenant, stores }) => {

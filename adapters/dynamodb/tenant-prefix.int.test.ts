@@ -16,7 +16,7 @@ import {
   sagaStoreContract,
   tenantIsolationContract,
 } from "../../src/testing/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { createDynamoTable, useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import {
   createDynamoDbClient,
@@ -33,28 +33,16 @@ import {
   sharedTableTenantStores,
 } from "./index.js";
 
-let local: DynamoDbEndpoint;
-const tableName = `tenants_${ulid()}`;
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  const store = new DynamoDbEventStore({ ...local, tableName });
-  await store.ensureTable();
-}, 120_000);
-
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
-});
+const table = useDynamoTable("tenants", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 describe("DynamoDbEventStore with a tenant's key prefix, in a table other tenants share", () => {
   test("defence in depth, model-based: two tenants' stores over one key prefix (shared by mistake) answer as each over a prefix of its own, but for refusals (fast-check)", async () => {
     // Each store made is an empty one: a key prefix no other store uses.
     const fresh = async () =>
       new DynamoDbEventStore({
-        ...local,
-        tableName,
+        ...table.options,
         tenant: `m${ulid().toLowerCase()}`,
         gapTimeoutMs: 200,
         streamDeletion: dynamoDbStreamDeletion,
@@ -66,7 +54,7 @@ describe("DynamoDbEventStore with a tenant's key prefix, in a table other tenant
   let noise: Promise<void> | undefined;
   let stop = false;
   beforeAll(() => {
-    const other = new DynamoDbEventStore({ ...local, tableName, tenant: "contract-1", gapTimeoutMs: 200 });
+    const other = new DynamoDbEventStore({ ...table.options, tenant: "contract-1", gapTimeoutMs: 200 });
     noise = (async () => {
       for (let i = 0; !stop; i++) {
         await other.appendToStream(`stream-${i % 5}`, [{ type: "Noise", data: { i } }]).catch(() => undefined);
@@ -82,7 +70,13 @@ describe("DynamoDbEventStore with a tenant's key prefix, in a table other tenant
     eventStoreContract({
       name: "DynamoDbEventStore contract (DynamoDB Local, tenant 'contract' in a shared table)",
       create: (options) =>
-        new DynamoDbEventStore({ ...local, ...options, tableName, tenant: "contract", gapTimeoutMs: 200 }),
+        new DynamoDbEventStore({
+          ...table.endpoint,
+          ...options,
+          tableName: table.tableName,
+          tenant: "contract",
+          gapTimeoutMs: 200,
+        }),
     }),
     { describe, test },
   );
@@ -90,7 +84,7 @@ describe("DynamoDbEventStore with a tenant's key prefix, in a table other tenant
 
 describe("one table, a key prefix per tenant", () => {
   test("each tenant has a feed of its own: positions from the start, its events only", async () => {
-    const stores = sharedTableTenantStores({ ...local, tableName, eventStore: { gapTimeoutMs: 200 } });
+    const stores = sharedTableTenantStores({ ...table.options, eventStore: { gapTimeoutMs: 200 } });
     const [a, b] = [stores(`feed-${ulid().toLowerCase()}`), stores(`feed-${ulid().toLowerCase()}`)];
     await a.eventStore.appendToStream("Order-1", [{ type: "A1", data: {} }]);
     await b.eventStore.appendToStream("Order-1", [
@@ -131,10 +125,12 @@ describe("one table, a key prefix per tenant", () => {
   }, 60_000);
 
   test("a raw Scan finds every item each tenant's stores wrote under that tenant's prefix", async () => {
-    const scanTable = `tenants_scan_${ulid()}`;
-    await new DynamoDbEventStore({ ...local, tableName: scanTable }).ensureTable();
-    await new DynamoDbDedupStore({ ...local, tableName: scanTable }).ensureTimeToLive();
-    const client = createDynamoDbClient(local);
+    // A table of its own, with the dedup store's TTL set: only this test's items are in the Scan.
+    const scan = await createDynamoTable("tenants_scan", async ({ endpoint, tableName }) => {
+      await new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable();
+      await new DynamoDbDedupStore({ ...endpoint, tableName }).ensureTimeToLive();
+    });
+    const { client, tableName: scanTable } = scan;
     try {
       // "t" and "t-1": the second tenant's id starts with the first's.
       const tenants = ["t", "t-1", "other"];
@@ -143,7 +139,7 @@ describe("one table, a key prefix per tenant", () => {
         "decrypt",
       ])) as CryptoKey;
       for (const tenant of tenants) {
-        const shared = { ...local, client, tableName: scanTable, tenant };
+        const shared = { ...table.endpoint, client, tableName: scanTable, tenant };
         const events = new DynamoDbEventStore({ ...shared, streamDeletion: dynamoDbStreamDeletion, gapTimeoutMs: 200 });
         // Stream ids that hold the separator, another tenant's prefix, the feed's partition names.
         for (const streamId of ["Order-1", "#", "t#Order-1", "-1#Order-1", "other#\u2028", "Cart"]) {
@@ -212,22 +208,23 @@ describe("one table, a key prefix per tenant", () => {
       }
       // A tenant's read-model list (a Scan under its prefix) holds its documents only.
       expect(
-        await new DynamoDbReadModelStore({ ...local, client, tableName: scanTable, tenant: "t" }).list("orders"),
+        await new DynamoDbReadModelStore({ ...table.endpoint, client, tableName: scanTable, tenant: "t" }).list(
+          "orders",
+        ),
       ).toEqual([{ id: "Order-1", document: { tenant: "t" } }]);
       // Read back through each tenant, ids are as written, no prefix.
-      const mine = new DynamoDbEventStore({ ...local, client, tableName: scanTable, tenant: "t" });
+      const mine = new DynamoDbEventStore({ ...table.endpoint, client, tableName: scanTable, tenant: "t" });
       const types = [];
       for await (const event of mine.readStream("-1#Order-1")) types.push([event.streamId, event.data]);
       expect(types[0]).toEqual(["-1#Order-1", { tenant: "t" }]);
     } finally {
-      await client.send("DeleteTable", { TableName: scanTable }).catch(() => undefined);
+      await scan.drop();
     }
   }, 120_000);
 
   test("the isolation contract fails a factory that gives two tenants one prefix (the mistake it guards against)", async () => {
     const stores = sharedTableTenantStores({
-      ...local,
-      tableName,
+      ...table.options,
       eventStore: { gapTimeoutMs: 200, streamDeletion: dynamoDbStreamDeletion },
     });
     const shared = `shared-${ulid().toLowerCase()}`;
@@ -239,18 +236,24 @@ describe("one table, a key prefix per tenant", () => {
   }, 120_000);
 
   test("personal data per tenant: each tenant's subject keys sit under its prefix, and one tenant's erasure of a subject id leaves another's", async () => {
-    const client = createDynamoDbClient(local);
+    const client = createDynamoDbClient(table.endpoint);
     const masterKey = (await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
       "encrypt",
       "decrypt",
     ])) as CryptoKey;
     const keyStores = new Map<string, DynamoDbSubjectKeyStore>();
     const stores = sharedTableTenantStores({
-      ...local,
+      ...table.endpoint,
       client,
-      tableName,
+      tableName: table.tableName,
       personalData: (tenant) => {
-        const keys = new DynamoDbSubjectKeyStore({ ...local, client, tableName, tenant, masterKey });
+        const keys = new DynamoDbSubjectKeyStore({
+          ...table.endpoint,
+          client,
+          tableName: table.tableName,
+          tenant,
+          masterKey,
+        });
         keyStores.set(tenant, keys);
         return personalData({
           keys,
@@ -287,7 +290,7 @@ describe("one table, a key prefix per tenant", () => {
     const keyItems = [];
     for (const tenant of tenants) {
       const found: { Item?: Record<string, unknown> } = await client.send("GetItem", {
-        TableName: tableName,
+        TableName: table.tableName,
         ConsistentRead: true,
         Key: { pk: { S: `${tenant}#\u001feventflows:subject-key:42` }, sk: { N: "0" } },
       });
@@ -304,7 +307,7 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
   // Another tenant's saga store works the same table first: its instances, due timeouts and failures
   // would show in this tenant's lists, due timeouts and failures if a prefix leaked.
   beforeAll(async () => {
-    const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
+    const other = new DynamoDbSagaStore({ ...table.options, tenant: "sagas-1" });
     for (const key of ["k1", "k2"]) {
       await commitWithDueTimer(other, key, { other: true });
     }
@@ -318,23 +321,23 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
     });
   });
   test("a tenant's due timeouts, instances and failures are its own: the other tenant's stay out", async () => {
-    const mine = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-2" });
+    const mine = new DynamoDbSagaStore({ ...table.options, tenant: "sagas-2" });
     expect(await mine.claimDueTimeouts({ now: Date.now(), owner: "me", leaseMs: 60_000, limit: 100 })).toEqual([]);
     expect(await mine.nextDueAt()).toBeUndefined();
     expect(await mine.list()).toEqual([]);
     expect(await mine.failures()).toEqual([]);
     // The other tenant sees its own.
-    const other = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-1" });
+    const other = new DynamoDbSagaStore({ ...table.options, tenant: "sagas-1" });
     expect(await other.nextDueAt()).toBe(0);
     expect((await other.list()).map((r) => r.key).sort()).toEqual(["k1", "k2"]);
   });
 
   test("due timeouts of a store without a tenant, in the same table, are not a tenant's, and the tenant's are not its", async () => {
-    const plain = new DynamoDbSagaStore({ ...local, tableName });
+    const plain = new DynamoDbSagaStore(table.options);
     const key = `plain-${ulid()}`;
     const id = await commitWithDueTimer(plain, key);
     // A tenant with no sagas of its own: a claim or a due-time query without its prefix would find the one above.
-    const mine = new DynamoDbSagaStore({ ...local, tableName, tenant: "sagas-3" });
+    const mine = new DynamoDbSagaStore({ ...table.options, tenant: "sagas-3" });
     expect(await mine.nextDueAt()).toBeUndefined();
     expect(await mine.claimDueTimeouts({ now: Date.now(), owner: "me", leaseMs: 60_000, limit: 100 })).toEqual([]);
     const claimed = (
@@ -349,7 +352,8 @@ describe("DynamoDbSagaStore with a tenant's key prefix, in a table other tenants
   registerContract(
     sagaStoreContract({
       name: "DynamoDbSagaStore contract (DynamoDB Local, tenant 'sagas' in a shared table)",
-      create: (settings) => new DynamoDbSagaStore({ ...local, ...settings, tableName, tenant: "sagas" }),
+      create: (settings) =>
+        new DynamoDbSagaStore({ ...table.endpoint, ...settings, tableName: table.tableName, tenant: "sagas" }),
     }),
     { describe, test },
   );

@@ -1,24 +1,18 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { checkpointStoreContract, registerContract } from "../../src/testing/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
 import { PostgresCheckpointStore, PostgresEventStore, type PostgresSql } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("checkpoints");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 10 });
-  await new PostgresEventStore({ sql, schema }).migrate();
+const pg = usePostgresSchema("checkpoints", {
+  client: { max: 10 },
+  migrate: ({ sql, schema }) => new PostgresEventStore({ sql, schema }).migrate(),
 });
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
+const { schema } = pg;
 
 registerContract(
   checkpointStoreContract({
     name: "PostgresCheckpointStore contract",
-    create: () => new PostgresCheckpointStore({ sql, schema }),
+    create: () => new PostgresCheckpointStore(pg.options),
   }),
   { describe, test },
 );
@@ -27,16 +21,16 @@ describe("PostgresCheckpointStore", () => {
   test("a checkpoint saved in a transaction that rolls back is not saved", async () => {
     const id = `rolled-back-${crypto.randomUUID()}`;
     await expect(
-      sql.begin(async (tx) => {
+      pg.sql.begin(async (tx) => {
         await new PostgresCheckpointStore({ sql: tx, schema }).store(id, 12);
         throw new Error("read model update failed");
       }),
     ).rejects.toThrow("read model update failed");
-    expect(await new PostgresCheckpointStore({ sql, schema }).load(id)).toBeUndefined();
+    expect(await new PostgresCheckpointStore(pg.options).load(id)).toBeUndefined();
   });
 
   test("ids with unpaired surrogates are refused: UTF-8 could not store them verbatim", async () => {
-    const store = new PostgresCheckpointStore({ sql, schema });
+    const store = new PostgresCheckpointStore(pg.options);
     await expect(store.store("broken-\ud800", 1)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
@@ -44,6 +38,6 @@ describe("PostgresCheckpointStore", () => {
     expect(() => new PostgresCheckpointStore({ sql: undefined as unknown as PostgresSql })).toThrow(
       "Invalid checkpoint store options",
     );
-    expect(() => new PostgresCheckpointStore({ sql, schema: "Bad-Name" })).toThrow("Invalid PostgreSQL names");
+    expect(() => new PostgresCheckpointStore({ sql: pg.sql, schema: "Bad-Name" })).toThrow("Invalid PostgreSQL names");
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import fc from "fast-check";
 import {
@@ -16,39 +16,35 @@ import {
   untilHeadReadable,
   untilReadable,
 } from "../../src/testing/index.js";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
 import { holdOpenTransaction } from "../../test/postgres/open-transaction.ts";
 import { killAfterBatches } from "../../test/projections/kill-after-batches.ts";
-import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { ensurePostgres, uniqueSchema } from "../../test/services/postgres.ts";
 import {
   PostgresEventStore,
   PostgresProjectionLock,
   PostgresReadModelStore,
-  type PostgresSql,
   postgresProjectionRunner,
   postgresSqlOf,
 } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("projection_runner");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 20 });
-  await new PostgresEventStore({ sql, schema }).migrate();
-  await sql.unsafe(`CREATE TABLE ${schema}.cart_totals (cart text PRIMARY KEY, items integer NOT NULL)`);
+const pg = usePostgresSchema("projection_runner", {
+  client: { max: 20 },
+  migrate: async ({ sql, schema }) => {
+    await new PostgresEventStore({ sql, schema }).migrate();
+    await sql.unsafe(`CREATE TABLE ${schema}.cart_totals (cart text PRIMARY KEY, items integer NOT NULL)`);
+  },
 });
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
+const { schema } = pg;
 
 registerContract(
   projectionContract({
     name: "projection contract on PostgreSQL (read models, checkpoints, advisory-lock leases)",
     create: () => ({
-      eventStore: new PostgresEventStore({ sql, schema }),
-      readModels: new PostgresReadModelStore({ sql, schema }),
-      lock: new PostgresProjectionLock({ sql, schema }),
+      eventStore: new PostgresEventStore(pg.options),
+      readModels: new PostgresReadModelStore(pg.options),
+      lock: new PostgresProjectionLock(pg.options),
     }),
   }),
   { describe, test },
@@ -56,7 +52,7 @@ registerContract(
 
 describe("PostgresEventStore.projectionRunner", () => {
   test("a handler writes a table of its own through postgresSqlOf, in the batch's transaction", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const cart = `Cart-${ulid()}`;
     const appended = await store.appendToStream(cart, [
       { type: "ItemAdded", data: {} },
@@ -84,15 +80,15 @@ describe("PostgresEventStore.projectionRunner", () => {
     ).rejects.toMatchObject({
       code: "PROJECTION_FAILED",
     });
-    expect((await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart])).length).toBe(0);
+    expect((await pg.sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart])).length).toBe(0);
     fail = false;
     await postgresProjectionRunner(store, totals).catchUp();
-    const [row] = await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
+    const [row] = await pg.sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
     expect(Number(row?.items)).toBe(2);
   });
 
   test("whenCaughtUp waits for an append that committed while an older transaction was still in flight", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const cart = `Cart-${ulid()}`;
     const counted: string[] = [];
     const runner = postgresProjectionRunner(
@@ -108,7 +104,7 @@ describe("PostgresEventStore.projectionRunner", () => {
     );
     // An older transaction with an id of its own, still open when the append commits: readers of the
     // feed cannot pass it yet, so the append's event waits behind it.
-    const older = await sql.reserve();
+    const older = await pg.sql.reserve();
     let caughtUp = false;
     try {
       await older.unsafe("BEGIN");
@@ -138,7 +134,7 @@ describe("PostgresEventStore.projectionRunner", () => {
    * is committed but not readable until that transaction ends.
    */
   async function inlineBehindOpenTransaction(pollIntervalMs: number) {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const cart = `Inline-${ulid()}`;
     const counted: string[] = [];
     const runner = postgresProjectionRunner(
@@ -153,7 +149,7 @@ describe("PostgresEventStore.projectionRunner", () => {
       { inline: true, pollIntervalMs },
     );
     runner.start();
-    const older = await sql.reserve();
+    const older = await pg.sql.reserve();
     await eventually(() => expect(runner.active).toBe(true));
     await older.unsafe("BEGIN");
     await older.unsafe("SELECT pg_current_xact_id()");
@@ -216,7 +212,7 @@ describe("PostgresEventStore.projectionRunner", () => {
   // nothing), and slept pollIntervalMs (an hour here, past the test's timeout, so that the append arriving
   // at all is the wake-up's doing: no clock is read) before looking again.
   test("a woken runner takes its store's append in once a blocking transaction ends, not at the next poll", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const stream = `Woken-${ulid()}`;
     let handled: string | undefined;
     const runner = postgresProjectionRunner(
@@ -230,7 +226,7 @@ describe("PostgresEventStore.projectionRunner", () => {
       { pollIntervalMs: 3_600_000 },
     );
     runner.start();
-    const release = await holdOpenTransaction(sql);
+    const release = await holdOpenTransaction(pg.sql);
     try {
       await new Promise((resolve) => setTimeout(resolve, 300)); // its first batch is read: it waits
       await store.appendToStream(stream, [{ type: "Appended", data: {} }]);
@@ -245,12 +241,12 @@ describe("PostgresEventStore.projectionRunner", () => {
   }, 20_000);
 
   test("postgresSqlOf refuses a writer that is not a PostgreSQL transaction", () => {
-    const models = new PostgresReadModelStore({ sql, schema });
+    const models = new PostgresReadModelStore(pg.options);
     expect(() => postgresSqlOf(models)).toThrow("Not a PostgreSQL read-model transaction");
   });
 
   test(`names up to ${MAX_PROJECTION_NAME_LENGTH} characters fit the checkpoint table; longer are refused (property)`, async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const lengths = fc.oneof(
       fc.constantFrom(1, MAX_PROJECTION_NAME_LENGTH, MAX_PROJECTION_NAME_LENGTH + 1),
       fc.integer({ min: 1, max: 300 }),
@@ -278,12 +274,12 @@ describe("PostgresEventStore.projectionRunner", () => {
   });
 
   test("a jsonb-unstorable document is refused before the server sees it", async () => {
-    const models = new PostgresReadModelStore({ sql, schema });
+    const models = new PostgresReadModelStore(pg.options);
     await expect(models.put("c", "id", { text: "nul\u0000" })).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
   });
 
   test("a runner process killed with SIGKILL mid-run, then resumed, ends with the read model a run from scratch makes", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const name = `killed-${ulid()}`;
     const collection = `killed-${ulid()}`;
     for (let i = 0; i < 10; i++) {
@@ -300,7 +296,7 @@ describe("PostgresEventStore.projectionRunner", () => {
       name,
       collection,
     ]);
-    const readModels = new PostgresReadModelStore({ sql, schema });
+    const readModels = new PostgresReadModelStore(pg.options);
     const atKill = (await readModels.checkpoints.load(`projection:${name}`)) ?? 0;
     expect(atKill).toBeGreaterThan(0);
     expect(atKill).toBeLessThan(target);
@@ -325,7 +321,7 @@ describe("PostgresEventStore.projectionRunner", () => {
   // capabilities.maxBatchSize (10,000) from its first batch.
   test("a catch-up reads up to 10,000 events a batch from the first; the read model is the one 7-event batches make", async () => {
     const own = uniqueSchema("projection_growth");
-    const store = new PostgresEventStore({ sql, schema: own });
+    const store = new PostgresEventStore({ sql: pg.sql, schema: own });
     await store.migrate();
     try {
       for (let i = 0; i < 35; i++) {
@@ -353,17 +349,17 @@ describe("PostgresEventStore.projectionRunner", () => {
         batchSize: 7,
         maxBatchSize: 7,
       }).catchUp();
-      const readModels = new PostgresReadModelStore({ sql, schema: own });
+      const readModels = new PostgresReadModelStore({ sql: pg.sql, schema: own });
       expect(await readModels.list("grown")).toEqual(await readModels.list("small"));
       expect(await readModels.get(PROJECTION_STATE, "grown")).toEqual({ count: 3500, sum: 35 * 4950 });
       expect(await readModels.checkpoints.load("projection:grown")).toBe(head);
     } finally {
-      await sql.unsafe(`DROP SCHEMA IF EXISTS ${own} CASCADE`);
+      await pg.sql.unsafe(`DROP SCHEMA IF EXISTS ${own} CASCADE`);
     }
   });
 
   test("bad runner options are refused", () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const ok = projection({ name: "fine", handle: () => undefined });
     for (const options of [
       { batchSize: 0 },

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   type EventEnvelope,
   InMemoryEventBus,
@@ -9,22 +9,18 @@ import {
   ulid,
 } from "../../src/index.js";
 import { collect, eventually } from "../../src/testing/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { PostgresEventStore, PostgresReadModelStore, type PostgresSql, postgresSqlOf } from "./index.js";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
+import { PostgresEventStore, PostgresReadModelStore, postgresSqlOf } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("projections");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 20 });
-  await new PostgresEventStore({ sql, schema }).migrate();
-  await sql.unsafe(`
+const pg = usePostgresSchema("projections", {
+  client: { max: 20 },
+  migrate: async ({ sql, schema }) => {
+    await new PostgresEventStore({ sql, schema }).migrate();
+    await sql.unsafe(`
     CREATE TABLE ${schema}.cart_totals (cart text PRIMARY KEY, items integer NOT NULL);`);
+  },
 });
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
+const { schema } = pg;
 
 const cartTotals = projection<EventEnvelope<"ItemAdded", unknown>>({
   name: "cart-totals",
@@ -52,7 +48,7 @@ const cartDocuments = projection<EventEnvelope<"ItemAdded", unknown>, { items: n
 });
 
 async function itemsOf(cart: string): Promise<number | undefined> {
-  const [row] = await sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
+  const [row] = await pg.sql.unsafe(`SELECT items FROM ${schema}.cart_totals WHERE cart = $1`, [cart]);
   return row === undefined ? undefined : Number(row.items);
 }
 
@@ -68,7 +64,7 @@ async function refused(run: () => unknown): Promise<string | undefined> {
 
 describe("inline projections", () => {
   test("update the read model in the append's transaction, for the types they take", async () => {
-    const store = new PostgresEventStore({ sql, schema, projections: [cartTotals] });
+    const store = new PostgresEventStore({ ...pg.options, projections: [cartTotals] });
     const cart = `Cart-${ulid()}`;
     await store.appendToStream(cart, [
       { type: "ItemAdded", data: { sku: "a" } },
@@ -81,8 +77,8 @@ describe("inline projections", () => {
   });
 
   test("documents and state are written in the append's transaction, for the streams the filters take", async () => {
-    const store = new PostgresEventStore({ sql, schema, projections: [cartDocuments] });
-    const models = new PostgresReadModelStore({ sql, schema });
+    const store = new PostgresEventStore({ ...pg.options, projections: [cartDocuments] });
+    const models = new PostgresReadModelStore(pg.options);
     const before = (await models.get<{ items: number }>("projection-state", "cart-documents"))?.items ?? 0;
     const cart = `Doc-${ulid()}`;
     await store.appendToStream(cart, [
@@ -104,7 +100,7 @@ describe("inline projections", () => {
         throw new Error("projection broke");
       },
     });
-    const store = new PostgresEventStore({ sql, schema, projections: [cartTotals, failing] });
+    const store = new PostgresEventStore({ ...pg.options, projections: [cartTotals, failing] });
     const cart = `Cart-${ulid()}`;
     const failure = await store.appendToStream(cart, [{ type: "ItemAdded", data: {} }]).catch((error) => error);
     expect(failure).toMatchObject({ code: "PROJECTION_FAILED", projection: "failing", eventType: "ItemAdded" });
@@ -115,7 +111,7 @@ describe("inline projections", () => {
   });
 
   test("concurrent appends to one stream with projections: versions and read model agree", async () => {
-    const store = new PostgresEventStore({ sql, schema, projections: [cartTotals] });
+    const store = new PostgresEventStore({ ...pg.options, projections: [cartTotals] });
     const cart = `Cart-${ulid()}`;
     await Promise.all(Array.from({ length: 12 }, () => store.appendToStream(cart, [{ type: "ItemAdded", data: {} }])));
     expect(await store.getStreamVersion(cart)).toBe(12);
@@ -124,7 +120,7 @@ describe("inline projections", () => {
 
   test("bad projection definitions are refused when the store is made", () => {
     for (const projections of [[{ name: "x", handle: () => undefined }], [{ name: "x" }], "nope", [null]]) {
-      expect(() => new PostgresEventStore({ sql, schema, projections: projections as never })).toThrow(
+      expect(() => new PostgresEventStore({ ...pg.options, projections: projections as never })).toThrow(
         "Invalid PostgreSQL event store options",
       );
     }
@@ -133,7 +129,7 @@ describe("inline projections", () => {
 
 describe("withTransaction", () => {
   test("an append committed in withTransaction wakes the store's subscribeToAll at once (no polling)", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     // Tells when the subscription's first read (catching up, empty) is over: from then on only a
     // wake-up makes it read again, for its poll interval is an hour.
     let caughtUp!: () => void;
@@ -169,7 +165,7 @@ describe("withTransaction", () => {
     const bus = new InMemoryEventBus();
     const published: EventEnvelope[] = [];
     bus.subscribeToAll((event) => void published.push(event));
-    const store = new PostgresEventStore({ sql, schema, bus });
+    const store = new PostgresEventStore({ ...pg.options, bus });
     const order = `Order-${ulid()}`;
     const stock = `Stock-${ulid()}`;
     const result = await store.withTransaction(async (tx) => {
@@ -192,7 +188,7 @@ describe("withTransaction", () => {
     const bus = new InMemoryEventBus();
     const published: EventEnvelope[] = [];
     bus.subscribeToAll((event) => void published.push(event));
-    const store = new PostgresEventStore({ sql, schema, bus });
+    const store = new PostgresEventStore({ ...pg.options, bus });
     const order = `Order-${ulid()}`;
     const stock = `Stock-${ulid()}`;
     await expect(
@@ -210,7 +206,7 @@ describe("withTransaction", () => {
   });
 
   test("a ConcurrencyError inside rolls the whole transaction back", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const a = `A-${ulid()}`;
     const b = `B-${ulid()}`;
     await store.appendToStream(b, [{ type: "Existing", data: {} }]);
@@ -225,7 +221,7 @@ describe("withTransaction", () => {
   });
 
   test("losing a race to another transaction is a ConcurrencyError and nothing of the loser stays", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const stream = `Raced-${ulid()}`;
     let release!: () => void;
     const hold = new Promise<void>((resolve) => {
@@ -254,7 +250,7 @@ describe("withTransaction", () => {
     // Let the winner commit once the loser is really waiting on the winner's row (a signal, not a sleep).
     await eventually(async () => {
       const [row] =
-        await sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${winnerPid} = ANY(pg_blocking_pids(pid))`;
+        await pg.sql`SELECT count(*)::int AS n FROM pg_stat_activity WHERE ${winnerPid} = ANY(pg_blocking_pids(pid))`;
       expect(row?.n).toBe(1);
     });
     release();
@@ -272,7 +268,7 @@ describe("withTransaction", () => {
         throw new Error("not this one");
       },
     });
-    const store = new PostgresEventStore({ sql, schema, projections: [picky] });
+    const store = new PostgresEventStore({ ...pg.options, projections: [picky] });
     const kept = `Kept-${ulid()}`;
     const dropped = `Dropped-${ulid()}`;
     await store.withTransaction(async (tx) => {
@@ -288,7 +284,7 @@ describe("withTransaction", () => {
 
   test("a store made on the application's own transaction joins it, projections included", async () => {
     const cart = `Cart-${ulid()}`;
-    await sql.begin(async (tx) => {
+    await pg.sql.begin(async (tx) => {
       const joined = new PostgresEventStore({ sql: tx, schema, projections: [cartTotals] });
       const first = await joined.appendToStream(cart, [{ type: "ItemAdded", data: {} }]);
       const second = await joined.appendToStream(cart, [{ type: "ItemAdded", data: {} }], { expectedVersion: 1 });
@@ -297,11 +293,11 @@ describe("withTransaction", () => {
       await expect(joined.migrate()).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     });
     expect(await itemsOf(cart)).toBe(2);
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     expect(await store.getStreamVersion(cart)).toBe(2);
 
     const abandoned = `Cart-${ulid()}`;
-    await sql
+    await pg.sql
       .begin(async (tx) => {
         await new PostgresEventStore({ sql: tx, schema, projections: [cartTotals] }).appendToStream(abandoned, [
           { type: "ItemAdded", data: {} },
@@ -314,7 +310,7 @@ describe("withTransaction", () => {
   });
 
   test("the transaction object is unusable after the transaction ended", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const leaked = await store.withTransaction(async (tx) => tx);
     await expect(leaked.appendToStream(`Leak-${ulid()}`, [{ type: "Late", data: {} }])).rejects.toMatchObject({
       code: "VALIDATION_FAILED",
@@ -324,11 +320,11 @@ describe("withTransaction", () => {
   // postgres.js hands an ended transaction's statements to the connection it ran on, which is back in
   // the pool: a kept `tx.sql` wrote outside any transaction, or inside another caller's (and was rolled
   // back with it). The docs say `tx` is unusable once ended, its `sql` included.
-  test("the transaction's sql is refused after the transaction ended, and writes nothing", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+  test("the transaction's pg.sql is refused after the transaction ended, and writes nothing", async () => {
+    const store = new PostgresEventStore(pg.options);
     const leaked = await store.withTransaction(async (tx) => tx);
     const [tagged, unsafe] = [`Leak-${ulid()}`, `Leak-${ulid()}`];
-    expect(await refused(() => leaked.sql`INSERT INTO ${sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
+    expect(await refused(() => leaked.sql`INSERT INTO ${pg.sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
       "VALIDATION_FAILED",
     );
     expect(await refused(() => leaked.sql.unsafe(`INSERT INTO ${schema}.cart_totals VALUES ($1, 1)`, [unsafe]))).toBe(
@@ -337,7 +333,7 @@ describe("withTransaction", () => {
     expect(await refused(() => leaked.sql.savepoint(async () => undefined))).toBe("VALIDATION_FAILED");
     expect(await itemsOf(tagged)).toBeUndefined();
     expect(await itemsOf(unsafe)).toBeUndefined();
-    // While it is open, the same sql runs (fragments and helpers too).
+    // While it is open, the same pg.sql runs (fragments and helpers too).
     const inside = `Leak-${ulid()}`;
     await store.withTransaction(async (tx) => {
       await tx.sql`INSERT INTO ${tx.sql(schema)}.cart_totals ${tx.sql({ cart: inside, items: 3 })}`;
@@ -347,7 +343,7 @@ describe("withTransaction", () => {
   });
 
   test("bad arguments are refused", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     await expect(store.withTransaction(undefined as never)).rejects.toMatchObject({ code: "VALIDATION_FAILED" });
     await expect(
       store.withTransaction(async () => undefined, { isolation: "chaos; DROP TABLE x" as never }),
@@ -355,7 +351,7 @@ describe("withTransaction", () => {
   });
 
   test("serializable isolation is honoured", async () => {
-    const store = new PostgresEventStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
     const level = await store.withTransaction(
       async (tx) => (await tx.sql`SELECT current_setting('transaction_isolation') AS level`)[0]?.level,
       { isolation: "serializable" },
@@ -367,12 +363,12 @@ describe("withTransaction", () => {
 // As for withTransaction's tx.sql: postgres.js hands an ended transaction's statements to the
 // connection it ran on, back in the pool, and the documents a kept transaction puts are flushed never.
 describe("read-model transactions after they ended", () => {
-  test("the sql of a PostgresReadModelStore transaction is refused, and writes nothing", async () => {
-    const models = new PostgresReadModelStore({ sql, schema });
+  test("the pg.sql of a PostgresReadModelStore transaction is refused, and writes nothing", async () => {
+    const models = new PostgresReadModelStore(pg.options);
     const kept = await models.transaction(async (tx) => tx);
     const [tagged, unsafe] = [`Leak-${ulid()}`, `Leak-${ulid()}`];
     const leaked = postgresSqlOf(kept);
-    expect(await refused(() => leaked`INSERT INTO ${sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
+    expect(await refused(() => leaked`INSERT INTO ${pg.sql(schema)}.cart_totals VALUES (${tagged}, 1)`)).toBe(
       "VALIDATION_FAILED",
     );
     expect(await refused(() => leaked.unsafe(`INSERT INTO ${schema}.cart_totals VALUES ($1, 1)`, [unsafe]))).toBe(
@@ -381,10 +377,10 @@ describe("read-model transactions after they ended", () => {
     expect(await refused(() => leaked.savepoint(async () => undefined))).toBe("VALIDATION_FAILED");
     expect(await itemsOf(tagged)).toBeUndefined();
     expect(await itemsOf(unsafe)).toBeUndefined();
-    // While it is open, the same sql runs.
+    // While it is open, the same pg.sql runs.
     const inside = `Leak-${ulid()}`;
     await models.transaction(async (tx) => {
-      await postgresSqlOf(tx)`INSERT INTO ${sql(schema)}.cart_totals ${sql({ cart: inside, items: 2 })}`;
+      await postgresSqlOf(tx)`INSERT INTO ${pg.sql(schema)}.cart_totals ${pg.sql({ cart: inside, items: 2 })}`;
     });
     expect(await itemsOf(inside)).toBe(2);
   });
@@ -399,7 +395,7 @@ describe("read-model transactions after they ended", () => {
           .catch((e) => e),
       );
     let models: ReadModelWriter | undefined;
-    await new PostgresReadModelStore({ sql, schema }).transaction(async (tx) => {
+    await new PostgresReadModelStore(pg.options).transaction(async (tx) => {
       models = tx;
     });
     let memory: ReadModelWriter | undefined;
@@ -407,7 +403,7 @@ describe("read-model transactions after they ended", () => {
       memory = tx;
     });
     let store: Parameters<Parameters<PostgresEventStore["withTransaction"]>[0]>[0] | undefined;
-    await new PostgresEventStore({ sql, schema }).withTransaction(async (tx) => {
+    await new PostgresEventStore(pg.options).withTransaction(async (tx) => {
       store = tx;
     });
     await refusal(() => models?.get("kept", "a"));
@@ -427,7 +423,7 @@ describe("read-model transactions after they ended", () => {
         kept = readModels;
       },
     });
-    const store = new PostgresEventStore({ sql, schema, projections: [keeping] });
+    const store = new PostgresEventStore({ ...pg.options, projections: [keeping] });
     await store.appendToStream(`Keep-${ulid()}`, [{ type: "Kept", data: {} }]);
     if (kept === undefined) throw new Error("the handler ran");
     const [cart, id] = [`Leak-${ulid()}`, ulid()];
@@ -440,6 +436,6 @@ describe("read-model transactions after they ended", () => {
     expect(await refused(() => kept?.delete("kept", id))).toBe("VALIDATION_FAILED");
     expect(await refused(() => kept?.get("kept", id))).toBe("VALIDATION_FAILED");
     expect(await itemsOf(cart)).toBeUndefined();
-    expect(await new PostgresReadModelStore({ sql, schema }).get("kept", id)).toBeUndefined();
+    expect(await new PostgresReadModelStore(pg.options).get("kept", id)).toBeUndefined();
   });
 });

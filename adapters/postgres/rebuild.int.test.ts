@@ -1,28 +1,23 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { rebuildCheckpointId, replay, shadowCollection, ulid } from "../../src/index.js";
 import { untilReadable } from "../../src/testing/index.js";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
 import type { Counted } from "../../test/postgres/counting-projection.ts";
 import { rebuildKillRun } from "../../test/postgres/rebuild-kill.ts";
-import { ensurePostgres, postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { PostgresEventStore, PostgresReadModelStore, type PostgresSql } from "./index.js";
+import { ensurePostgres } from "../../test/services/postgres.ts";
+import { PostgresEventStore, PostgresReadModelStore } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("rebuild");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 10 });
-  await new PostgresEventStore({ sql, schema }).migrate();
+const pg = usePostgresSchema("rebuild", {
+  client: { max: 10 },
+  migrate: ({ sql, schema }) => new PostgresEventStore({ sql, schema }).migrate(),
 });
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
+const { schema } = pg;
 
 describe("rebuildProjection on PostgreSQL", () => {
   // 1,000,000 events is `bun bench/rebuild-kill.ts` by hand; 50,000 keeps this under a minute.
   test("a rebuild of 50,000 events SIGKILLed half-way and resumed swaps in what a fresh run makes; the live read model answered throughout", async () => {
     const run = await rebuildKillRun({
-      sql,
+      sql: pg.sql,
       url: await ensurePostgres(),
       schema,
       events: 50_000,
@@ -47,8 +42,8 @@ describe("rebuildProjection on PostgreSQL", () => {
 
 describe("replay on PostgreSQL", () => {
   test("a dry run writes nothing: read models and checkpoints are byte for byte what they were", async () => {
-    const store = new PostgresEventStore({ sql, schema });
-    const readModels = new PostgresReadModelStore({ sql, schema });
+    const store = new PostgresEventStore(pg.options);
+    const readModels = new PostgresReadModelStore(pg.options);
     const cart = `ReplayCart-${ulid()}`;
     // The feed holds the other tests' events too: start after them.
     const after = await store.getLastGlobalPosition();
@@ -62,7 +57,7 @@ describe("replay on PostgreSQL", () => {
     await readModels.put("replayed", cart, { sum: -1 });
     await readModels.checkpoints.store("replay-dry", 1);
     const snapshot = async () =>
-      sql.unsafe(`SELECT
+      pg.sql.unsafe(`SELECT
         (SELECT md5(coalesce(string_agg(collection || '/' || id || '=' || document::text || updated_at::text, ',' ORDER BY collection, id), ''))
           FROM ${schema}.read_models) AS documents,
         (SELECT md5(coalesce(string_agg(id || '=' || position || updated_at::text, ',' ORDER BY id), '')) FROM ${schema}.checkpoints) AS checkpoints`);
@@ -100,7 +95,7 @@ describe("PostgresReadModelStore.swap against a live batch in flight", () => {
   });
 
   test("a batch that moved the live checkpoint first commits, then the swap replaces what it wrote", async () => {
-    const readModels = new PostgresReadModelStore({ sql, schema });
+    const readModels = new PostgresReadModelStore(pg.options);
     const name = `inflight-${ulid()}`;
     const collection = `c-${ulid()}`;
     await seed(readModels, name, collection);
@@ -133,7 +128,7 @@ describe("PostgresReadModelStore.swap against a live batch in flight", () => {
   });
 
   test("a batch that moves the live checkpoint after the swap fails its compare-and-set and writes nothing", async () => {
-    const readModels = new PostgresReadModelStore({ sql, schema });
+    const readModels = new PostgresReadModelStore(pg.options);
     const name = `late-${ulid()}`;
     const collection = `c-${ulid()}`;
     await seed(readModels, name, collection);

@@ -1,5 +1,5 @@
 /** The saga runtime on PostgresSagaStore: the order saga end to end, and competing schedulers on the real server. */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   defineSaga,
   type FiredTimeoutReport,
@@ -9,31 +9,25 @@ import {
   ulid,
 } from "../../src/index.js";
 import { eventually } from "../../src/testing/index.js";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
 import { checkCompetingSchedulers } from "../../test/sagas/competing-schedulers.ts";
 import { checkFeedResume } from "../../test/sagas/feed-resume.ts";
 import { checkInterleavings, checkStalledSteps } from "../../test/sagas/interleavings.ts";
 import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import { type OrderEvent, type OrderState, orderEvent, orderSaga, recordingBus } from "../../test/sagas/order-saga.ts";
 import { checkUnfinishedCompensation } from "../../test/sagas/unfinished-compensation.ts";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
-import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
+import { PostgresCheckpointStore, PostgresEventStore, PostgresSagaStore } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("saga_runtime");
+const pg = usePostgresSchema("saga_runtime", {
+  client: { max: 10 },
+  migrate: ({ sql, schema }) => new PostgresEventStore({ sql, schema }).migrate(),
+});
+const { schema } = pg;
 const T0 = Date.parse("2026-12-03T10:00:00Z");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 10 });
-  await new PostgresEventStore({ sql, schema }).migrate();
-});
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
 
 describe("SagaRuntime on PostgreSQL", () => {
   test("duplicates apply once, a declined payment compensates in reverse order, the timeout is dropped", async () => {
-    const store = new PostgresSagaStore({ sql, schema });
+    const store = new PostgresSagaStore(pg.options);
     const { bus, sent } = recordingBus();
     const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga], now: () => T0, retryDelayMs: 0 });
     const id = ulid();
@@ -50,15 +44,15 @@ describe("SagaRuntime on PostgreSQL", () => {
   });
 
   test("a step applied while the instance compensates has its compensation sent too", async () => {
-    await checkLateCompensation(new PostgresSagaStore({ sql, schema }));
+    await checkLateCompensation(new PostgresSagaStore(pg.options));
   });
 
   test("redrive finishes a compensation whose runtime stopped before saving it compensated (a stop simulated by a commit that never returns)", async () => {
-    await checkUnfinishedCompensation(new PostgresSagaStore({ sql, schema }));
+    await checkUnfinishedCompensation(new PostgresSagaStore(pg.options));
   });
 
   test("an event id PostgreSQL cannot keep fails the step, and its failure is still recorded there", async () => {
-    const store = new PostgresSagaStore({ sql, schema });
+    const store = new PostgresSagaStore(pg.options);
     const { bus, sent } = recordingBus();
     const errors: SagaFailureReport[] = [];
     const runtime = new SagaRuntime({
@@ -99,7 +93,10 @@ describe("SagaRuntime on PostgreSQL", () => {
       const count = async (table: string) =>
         Number(
           (
-            await sql.unsafe(`SELECT count(*) AS n FROM ${schema}.${table} WHERE saga = $1 AND key = $2`, [name, key])
+            await pg.sql.unsafe(`SELECT count(*) AS n FROM ${schema}.${table} WHERE saga = $1 AND key = $2`, [
+              name,
+              key,
+            ])
           )[0]?.n,
         );
       return {
@@ -108,7 +105,7 @@ describe("SagaRuntime on PostgreSQL", () => {
         outbox: await count("saga_outbox"),
       };
     };
-    const store = new PostgresSagaStore({ sql, schema });
+    const store = new PostgresSagaStore(pg.options);
     const { bus, sent } = recordingBus();
     // Bounded at 1 s for the steps that are meant to get stuck; the others go through a patient runtime.
     const runtime = new SagaRuntime({ store, commands: bus, sagas: [saga], leaseMs: 1000, onError: () => {} });
@@ -142,7 +139,7 @@ describe("SagaRuntime on PostgreSQL", () => {
     const held = new Promise<void>((resolve) => {
       holding = resolve;
     });
-    const lock = sql.begin(async (tx) => {
+    const lock = pg.sql.begin(async (tx) => {
       await tx.unsafe(`SELECT 1 FROM ${schema}.sagas WHERE saga = $1 AND key = $2 FOR UPDATE`, [name, "k1"]);
       holding();
       await locked;
@@ -163,23 +160,23 @@ describe("SagaRuntime on PostgreSQL", () => {
 
   test("fed from the PostgreSQL global feed, it resumes from its checkpoint and applies each event once", async () => {
     await checkFeedResume({
-      events: new PostgresEventStore({ sql, schema }),
-      checkpoints: new PostgresCheckpointStore({ sql, schema }),
-      store: new PostgresSagaStore({ sql, schema }),
+      events: new PostgresEventStore(pg.options),
+      checkpoints: new PostgresCheckpointStore(pg.options),
+      store: new PostgresSagaStore(pg.options),
       at: T0,
     });
   }, 30_000);
 
   test("several runtimes, duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
-    await checkInterleavings(() => new PostgresSagaStore({ sql, schema }), 25, { processes: true });
+    await checkInterleavings(() => new PostgresSagaStore(pg.options), 25, { processes: true });
   }, 180_000);
 
   test("two runtimes handling the same events while handlers and command buses stall past leaseMs end as a sequential run (property)", async () => {
-    await checkStalledSteps(() => new PostgresSagaStore({ sql, schema }), 12, { boundMs: 150 });
+    await checkStalledSteps(() => new PostgresSagaStore(pg.options), 12, { boundMs: 150 });
   }, 180_000);
 
   test("three competing schedulers over 200 due timeouts fire each exactly once", async () => {
-    await checkCompetingSchedulers(() => new PostgresSagaStore({ sql, schema }), { at: T0, spread: true });
+    await checkCompetingSchedulers(() => new PostgresSagaStore(pg.options), { at: T0, spread: true });
   }, 60_000);
 
   test("a stored timeout the saga no longer handles is reported once and its row deleted, not fired every leaseMs", async () => {
@@ -198,7 +195,7 @@ describe("SagaRuntime on PostgreSQL", () => {
         },
         onTimeout,
       });
-    const store = new PostgresSagaStore({ sql, schema });
+    const store = new PostgresSagaStore(pg.options);
     const commands = recordingBus().bus;
     const before = new SagaRuntime({ store, commands, sagas: [definition({ remind: (s) => s })], now: () => T0 });
     // A step cannot schedule a timeout its saga does not handle: refused, nothing written.
@@ -209,7 +206,7 @@ describe("SagaRuntime on PostgreSQL", () => {
 
     await before.handle(orderEvent("Go" as never, "x", { id: "x" }));
     const timeoutRows = async () =>
-      Number((await sql.unsafe(`SELECT count(*) AS n FROM ${schema}.saga_timeouts WHERE saga = $1`, [name]))[0]?.n);
+      Number((await pg.sql.unsafe(`SELECT count(*) AS n FROM ${schema}.saga_timeouts WHERE saga = $1`, [name]))[0]?.n);
     expect(await timeoutRows()).toBe(1);
     const failures: SagaFailureReport[] = [];
     const after = new SagaRuntime({

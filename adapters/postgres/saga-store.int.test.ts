@@ -1,33 +1,27 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { isValidationError, sagaTimeoutId, ulid } from "../../src/index.js";
 import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
 import { PostgresEventStore, PostgresSagaStore, type PostgresSql } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("sagas");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 10 });
-  await new PostgresEventStore({ sql, schema }).migrate();
+const pg = usePostgresSchema("sagas", {
+  client: { max: 10 },
+  migrate: ({ sql, schema }) => new PostgresEventStore({ sql, schema }).migrate(),
 });
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
+const { schema } = pg;
 
 registerContract(
   sagaStoreContract({
     name: "PostgresSagaStore contract",
-    create: (settings) => new PostgresSagaStore({ sql, schema, ...settings }),
+    create: (settings) => new PostgresSagaStore({ ...pg.options, ...settings }),
   }),
   { describe, test },
 );
 
 describe("PostgresSagaStore", () => {
   test("a commit that fails half-way (its handled id is taken) leaves no outbox entry or timeout behind", async () => {
-    const store = new PostgresSagaStore({ sql, schema });
+    const store = new PostgresSagaStore(pg.options);
     const saga = `Saga-${ulid()}`;
     const base = { saga, key: "k", state: {}, status: "running" as const, step: 0, compensations: [] };
     await store.commit({ ...base, expectedVersion: 0, handledId: "e1" });
@@ -40,7 +34,7 @@ describe("PostgresSagaStore", () => {
         schedule: [{ id: `${saga}/k/t/x/2`, saga, key: "k", name: "x", dueAt: 0, data: null }],
       }),
     ).rejects.toMatchObject({ code: "CONCURRENCY_CONFLICT" });
-    const rows = await sql.unsafe(
+    const rows = await pg.sql.unsafe(
       `SELECT (SELECT count(*) FROM ${schema}.saga_outbox WHERE saga = $1)::int AS outbox,
               (SELECT count(*) FROM ${schema}.saga_timeouts WHERE saga = $1)::int AS timeouts,
               (SELECT version FROM ${schema}.sagas WHERE saga = $1) AS version`,
@@ -54,7 +48,7 @@ describe("PostgresSagaStore", () => {
   // "Saga store"). Such a commit must be the documented ValidationError with nothing written; any
   // other commit is stored and read back verbatim.
   test("names, keys and ids up to the core's limits, in any script: stored verbatim, or refused whole as too large (property)", async () => {
-    const store = new PostgresSagaStore({ sql, schema });
+    const store = new PostgresSagaStore(pg.options);
     // Random code points (compressible text passes the limit: PostgreSQL compresses index entries).
     const unit = fc
       .oneof(
@@ -94,7 +88,7 @@ describe("PostgresSagaStore", () => {
         expect(isValidationError(outcome)).toBe(true);
         expect((outcome as Error).message).toStartWith("A value was too large for the store");
         expect(await store.load(saga, key)).toBeUndefined();
-        const [left] = await sql.unsafe(
+        const [left] = await pg.sql.unsafe(
           `SELECT (SELECT count(*) FROM ${schema}.saga_handled WHERE saga = $1)::int
                 + (SELECT count(*) FROM ${schema}.saga_outbox WHERE saga = $1)::int
                 + (SELECT count(*) FROM ${schema}.saga_timeouts WHERE saga = $1)::int AS n`,
@@ -113,6 +107,6 @@ describe("PostgresSagaStore", () => {
     expect(() => new PostgresSagaStore({ sql: undefined as unknown as PostgresSql })).toThrow(
       "Invalid PostgreSQL saga store options",
     );
-    expect(() => new PostgresSagaStore({ sql, schema: "Bad-Name" })).toThrow("Invalid PostgreSQL names");
+    expect(() => new PostgresSagaStore({ sql: pg.sql, schema: "Bad-Name" })).toThrow("Invalid PostgreSQL names");
   });
 });

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ServiceError, ValidationError } from "../../src/index.js";
 import { dedupStoreContract, idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
-import { postgresTestClient, uniqueSchema } from "../../test/services/postgres.ts";
+import { usePostgresSchema } from "../../test/fixtures/postgres-schema.ts";
 import {
   migrate,
   PostgresDedupStore,
@@ -10,29 +10,23 @@ import {
   type PostgresSql,
 } from "./index.js";
 
-let sql: PostgresSql;
-const schema = uniqueSchema("shared_stores");
-
-beforeAll(async () => {
-  sql = await postgresTestClient({ max: 10 });
-  await new PostgresEventStore({ sql, schema }).migrate();
+const pg = usePostgresSchema("shared_stores", {
+  client: { max: 10 },
+  migrate: ({ sql, schema }) => new PostgresEventStore({ sql, schema }).migrate(),
 });
-afterAll(async () => {
-  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  await sql.end();
-});
+const { schema } = pg;
 
 registerContract(
   dedupStoreContract({
     name: "PostgresDedupStore contract",
-    create: (settings) => new PostgresDedupStore({ sql, schema, ...settings }),
+    create: (settings) => new PostgresDedupStore({ ...pg.options, ...settings }),
   }),
   { describe, test },
 );
 registerContract(
   idempotencyStoreContract({
     name: "PostgresIdempotencyStore contract",
-    create: (settings) => new PostgresIdempotencyStore({ sql, schema, ...settings }),
+    create: (settings) => new PostgresIdempotencyStore({ ...pg.options, ...settings }),
   }),
   { describe, test },
 );
@@ -44,7 +38,7 @@ registerContract(
  */
 function losingAnswers() {
   let left = 0;
-  const flaky = new Proxy(sql, {
+  const flaky = new Proxy(pg.sql, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver);
       if (name !== "unsafe") return value;
@@ -67,8 +61,8 @@ function losingAnswers() {
 describe("PostgreSQL dedup and idempotency stores", () => {
   test("purgeExpired deletes only expired rows", async () => {
     let now = 1_000_000;
-    const dedup = new PostgresDedupStore({ sql, schema, now: () => now, ttlMs: 100 });
-    const keys = new PostgresIdempotencyStore({ sql, schema, now: () => now, ttlMs: 100, inProgressTtlMs: 50 });
+    const dedup = new PostgresDedupStore({ ...pg.options, now: () => now, ttlMs: 100 });
+    const keys = new PostgresIdempotencyStore({ ...pg.options, now: () => now, ttlMs: 100, inProgressTtlMs: 50 });
     const id = `purge-${crypto.randomUUID()}`;
     await dedup.add(id);
     await keys.claim(id, "fp");
@@ -77,14 +71,14 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     expect(await dedup.has(id)).toBe(true);
     now += 40;
     expect(await dedup.purgeExpired()).toBeGreaterThanOrEqual(1);
-    const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.dedup WHERE id = $1`, [id]);
+    const [row] = await pg.sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.dedup WHERE id = $1`, [id]);
     expect(row?.n).toBe(0);
   });
 
   test("a clock that reads fractions of a millisecond works (the bigint columns take whole ones)", async () => {
     let now = 1_000_000.75;
-    const dedup = new PostgresDedupStore({ sql, schema, now: () => now, ttlMs: 100 });
-    const keys = new PostgresIdempotencyStore({ sql, schema, now: () => now, ttlMs: 100, inProgressTtlMs: 50 });
+    const dedup = new PostgresDedupStore({ ...pg.options, now: () => now, ttlMs: 100 });
+    const keys = new PostgresIdempotencyStore({ ...pg.options, now: () => now, ttlMs: 100, inProgressTtlMs: 50 });
     const id = `fraction-${crypto.randomUUID()}`;
     await dedup.add(id);
     expect(await dedup.has(id)).toBe(true);
@@ -104,8 +98,8 @@ describe("PostgreSQL dedup and idempotency stores", () => {
 
   test("a clock reading that is no time (NaN, Infinity) is a ValidationError naming now, before any statement", async () => {
     for (const reading of [Number.NaN, Number.POSITIVE_INFINITY, 2 ** 60]) {
-      const dedup = new PostgresDedupStore({ sql, schema, now: () => reading });
-      const keys = new PostgresIdempotencyStore({ sql, schema, now: () => reading });
+      const dedup = new PostgresDedupStore({ ...pg.options, now: () => reading });
+      const keys = new PostgresIdempotencyStore({ ...pg.options, now: () => reading });
       for (const call of [() => dedup.add("c"), () => dedup.has("c"), () => keys.claim("c", "fp")]) {
         const error = await call().catch((e: unknown) => e);
         expect(error).toBeInstanceOf(ValidationError);
@@ -115,8 +109,8 @@ describe("PostgreSQL dedup and idempotency stores", () => {
   });
 
   test("text PostgreSQL cannot store is a ValidationError, not a server error", async () => {
-    const dedup = new PostgresDedupStore({ sql, schema });
-    const keys = new PostgresIdempotencyStore({ sql, schema });
+    const dedup = new PostgresDedupStore(pg.options);
+    const keys = new PostgresIdempotencyStore(pg.options);
     await expect(dedup.add("lone-\ud800")).rejects.toBeInstanceOf(ValidationError);
     await expect(keys.claim("lone-\ud800", "fp")).rejects.toBeInstanceOf(ValidationError);
     const key = `nul-body-${crypto.randomUUID()}`;
@@ -129,18 +123,18 @@ describe("PostgreSQL dedup and idempotency stores", () => {
 
   test("on a schema without migration 11 (a release deployed before its migration ran), claims say to migrate", async () => {
     const behind = `${schema}_behind`;
-    await migrate(sql, { schema: behind, to: 10 });
+    await migrate(pg.sql, { schema: behind, to: 10 });
     try {
-      const keys = new PostgresIdempotencyStore({ sql, schema: behind });
+      const keys = new PostgresIdempotencyStore({ sql: pg.sql, schema: behind });
       const error = await keys.claim(`k-${crypto.randomUUID()}`, "fp").catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ServiceError);
       expect((error as ServiceError).serviceCode).toBe("42703");
       expect((error as ServiceError).message).toContain("run the migrations");
       expect((error as ServiceError).message).not.toContain("idempotency_keys");
-      await migrate(sql, { schema: behind });
+      await migrate(pg.sql, { schema: behind });
       expect((await keys.claim(`k-${crypto.randomUUID()}`, "fp")).state).toBe("claimed");
     } finally {
-      await sql.unsafe(`DROP SCHEMA IF EXISTS ${behind} CASCADE`);
+      await pg.sql.unsafe(`DROP SCHEMA IF EXISTS ${behind} CASCADE`);
     }
   });
 
@@ -177,7 +171,7 @@ describe("PostgreSQL dedup and idempotency stores", () => {
     await dedup.add(id);
     lose(1);
     expect(await dedup.has(id)).toBe(true);
-    const [row] = await sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.dedup WHERE id = $1`, [id]);
+    const [row] = await pg.sql.unsafe(`SELECT count(*)::int AS n FROM ${schema}.dedup WHERE id = $1`, [id]);
     expect(row?.n).toBe(1);
     // More lost than the pool has connections (10, and the 2 runs postgres.js may need): a retryable error.
     lose(13);
@@ -190,9 +184,9 @@ describe("PostgreSQL dedup and idempotency stores", () => {
   });
 
   test("bad options are a ValidationError", () => {
-    expect(() => new PostgresDedupStore({ sql, schema, ttlMs: 0 })).toThrow(ValidationError);
+    expect(() => new PostgresDedupStore({ ...pg.options, ttlMs: 0 })).toThrow(ValidationError);
     expect(() => new PostgresDedupStore({ sql: undefined as never })).toThrow(ValidationError);
-    expect(() => new PostgresIdempotencyStore({ sql, schema: "Bad Name" })).toThrow(ValidationError);
-    expect(() => new PostgresIdempotencyStore({ sql, inProgressTtlMs: 1.5 })).toThrow(ValidationError);
+    expect(() => new PostgresIdempotencyStore({ sql: pg.sql, schema: "Bad Name" })).toThrow(ValidationError);
+    expect(() => new PostgresIdempotencyStore({ sql: pg.sql, inProgressTtlMs: 1.5 })).toThrow(ValidationError);
   });
 });

@@ -1,25 +1,15 @@
 /** The order-fulfilment demo with its saga instances on DynamoDB Local: the same outcome as in memory. */
-import { afterAll, beforeAll, expect, test } from "bun:test";
-import { createDynamoDbClient, DynamoDbSagaStore } from "../../adapters/dynamodb/index.js";
-import { ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
+import { expect, test } from "bun:test";
+import { DynamoDbSagaStore } from "../../adapters/dynamodb/index.js";
+import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { runDemo } from "./demo.js";
 
-let local: DynamoDbEndpoint;
-const tableName = `fulfilment_${ulid()}`;
-
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  await new DynamoDbSagaStore({ ...local, tableName }).ensureTable();
-}, 120_000);
-afterAll(async () => {
-  await createDynamoDbClient(local)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
-});
+const table = useDynamoTable("fulfilment", ({ endpoint, tableName }) =>
+  new DynamoDbSagaStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 test("on DynamoDB the demo ships one order, compensates two, cancels one, each command once", async () => {
-  const onDynamoDb = await runDemo(new DynamoDbSagaStore({ ...local, tableName }));
+  const onDynamoDb = await runDemo(new DynamoDbSagaStore(table.options));
   const inMemory = await runDemo();
   expect(onDynamoDb.orders).toEqual(inMemory.orders);
   expect(onDynamoDb.orders.map((o) => o.status)).toEqual(["completed", "compensated", "compensated", "completed"]);

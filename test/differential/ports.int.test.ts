@@ -9,7 +9,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import {
-  createDynamoDbClient,
   DynamoDbCheckpointStore,
   DynamoDbIdempotencyStore,
   DynamoDbSubjectKeyStore,
@@ -23,9 +22,8 @@ import {
   PostgresSubjectKeyStore,
 } from "../../adapters/postgres/index.js";
 import { bunSqliteDriver, SqliteCheckpointStore, SqliteEventStore } from "../../adapters/sqlite/index.js";
-import type { CheckpointStore, IdempotencyStore, SubjectKeyStore } from "../../src/index.js";
-import { ulid, type WebCryptoKey } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
+import type { CheckpointStore, IdempotencyStore, SubjectKeyStore, WebCryptoKey } from "../../src/index.js";
+import { useDynamoTable } from "../fixtures/dynamodb-table.ts";
 import { ensurePostgres, uniqueSchema } from "../services/postgres.ts";
 import { checkCheckpointsAgainstReference } from "./checkpoint-differential.ts";
 import { checkIdempotencyAgainstReference, type IdempotencySettings } from "./idempotency-differential.ts";
@@ -109,23 +107,18 @@ afterAll(async () => {
 });
 differential("PostgreSQL", () => postgres as Backend, ["idempotency", "subjectKeys", "checkpoints"]);
 
+// The event store's key schema with DynamoDB TTL on: every store here shares the table.
+const table = useDynamoTable("differential_ports", ({ endpoint, tableName }) =>
+  new DynamoDbIdempotencyStore({ ...endpoint, tableName }).ensureTable(),
+);
 let dynamo: Backend | undefined;
-const tableName = `differential_ports_${ulid()}`;
-let local: DynamoDbEndpoint | undefined;
 beforeAll(async () => {
-  const endpoint = await ensureDynamoDb();
-  local = endpoint;
-  // The event store's key schema with DynamoDB TTL on: every store here shares the table.
-  await new DynamoDbIdempotencyStore({ ...endpoint, tableName }).ensureTable();
+  const { endpoint, tableName } = table;
   const masterKey = await newMasterKey();
   dynamo = {
     idempotency: (settings) => new DynamoDbIdempotencyStore({ ...endpoint, tableName, ...settings }),
     subjectKeys: (settings) => new DynamoDbSubjectKeyStore({ ...endpoint, tableName, masterKey, ...settings }),
     checkpoints: () => new DynamoDbCheckpointStore({ ...endpoint, tableName }),
   };
-}, 120_000);
-afterAll(async () => {
-  if (local === undefined) return;
-  await createDynamoDbClient(local).send("DeleteTable", { TableName: tableName });
 });
 differential("DynamoDB Local", () => dynamo as Backend, ["idempotency", "subjectKeys", "checkpoints"], 15);

@@ -6,15 +6,15 @@
  * Each backend is a schema or table of its own, shared by the runs: every run uses sagas of its own.
  */
 import { afterAll, beforeAll, describe, test } from "bun:test";
-import { createDynamoDbClient, DynamoDbEventStore, DynamoDbSagaStore } from "../../adapters/dynamodb/index.js";
+import { DynamoDbEventStore, DynamoDbSagaStore } from "../../adapters/dynamodb/index.js";
 import {
   createPostgresClient,
   PostgresEventStore,
   PostgresSagaStore,
   type PostgresSql,
 } from "../../adapters/postgres/index.js";
-import { type SagaStore, ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
+import type { SagaStore } from "../../src/index.js";
+import { useDynamoTable } from "../fixtures/dynamodb-table.ts";
 import { ensurePostgres, uniqueSchema } from "../services/postgres.ts";
 import { checkSagasAgainstReference } from "./saga-differential.ts";
 
@@ -42,29 +42,18 @@ afterAll(async () => {
 });
 differential("PostgreSQL", () => new PostgresSagaStore({ sql: sql as PostgresSql, schema }), 25);
 
-const tables = [`sagadiff_${ulid()}`, `sagadiff_own_${ulid()}`] as const;
-let local: DynamoDbEndpoint | undefined;
-beforeAll(async () => {
-  local = await ensureDynamoDb();
-  await new DynamoDbEventStore({ ...local, tableName: tables[0] }).ensureTable();
-  await new DynamoDbSagaStore({ ...local, tableName: tables[1], partitionKey: "PK", sortKey: "SK" }).ensureTable();
-}, 120_000);
-afterAll(async () => {
-  if (local === undefined) return;
-  const client = createDynamoDbClient(local);
-  for (const table of tables) await client.send("DeleteTable", { TableName: table });
-});
-differential(
-  "DynamoDB Local (the event store's table)",
-  () => new DynamoDbSagaStore({ ...(local as DynamoDbEndpoint), tableName: tables[0] }),
-  15,
+const shared = useDynamoTable("sagadiff", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
 );
+const own = useDynamoTable("sagadiff_own", ({ endpoint, tableName }) =>
+  new DynamoDbSagaStore({ ...endpoint, tableName, partitionKey: "PK", sortKey: "SK" }).ensureTable(),
+);
+differential("DynamoDB Local (the event store's table)", () => new DynamoDbSagaStore(shared.options), 15);
 differential(
   "DynamoDB Local (a table of its own, 3 timeout shards)",
   () =>
     new DynamoDbSagaStore({
-      ...(local as DynamoDbEndpoint),
-      tableName: tables[1],
+      ...own.options,
       partitionKey: "PK",
       sortKey: "SK",
       timeoutShards: 3,

@@ -10,7 +10,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, test } from "bun:test";
 import {
-  createDynamoDbClient,
   DynamoDbEventStore,
   DynamoDbReadModelStore,
   DynamoDbSnapshotStore,
@@ -29,8 +28,8 @@ import {
   SqliteReadModelStore,
   SqliteSnapshotStore,
 } from "../../adapters/sqlite/index.js";
-import { type EventStore, type ReadModelStore, type SnapshotStore, ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
+import type { EventStore, ReadModelStore, SnapshotStore } from "../../src/index.js";
+import { useDynamoTable } from "../fixtures/dynamodb-table.ts";
 import { ensurePostgres, uniqueSchema } from "../services/postgres.ts";
 import { checkAgainstReference } from "./event-store-differential.ts";
 import { hostileMetadata, hostileType, hostileValue } from "./hostile-values.ts";
@@ -135,15 +134,16 @@ afterAll(async () => {
 });
 differential("PostgreSQL", () => postgres as Backend, [""]);
 
+const feedOn = useDynamoTable("differential", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName }).ensureTable(),
+);
+const feedOff = useDynamoTable("differential", ({ endpoint, tableName }) =>
+  new DynamoDbEventStore({ ...endpoint, tableName, globalFeed: false }).ensureTable(),
+);
 let dynamo: Backend | undefined;
-const tables = [`differential_${ulid()}`, `differential_${ulid()}`];
-let local: DynamoDbEndpoint | undefined;
-beforeAll(async () => {
-  const endpoint = await ensureDynamoDb();
-  local = endpoint;
-  const [withFeed, withoutFeed] = tables as [string, string];
-  await new DynamoDbEventStore({ ...endpoint, tableName: withFeed }).ensureTable();
-  await new DynamoDbEventStore({ ...endpoint, tableName: withoutFeed, globalFeed: false }).ensureTable();
+beforeAll(() => {
+  const { endpoint, tableName: withFeed } = feedOn;
+  const withoutFeed = feedOff.tableName;
   const eventStore = (tableName: string, globalFeed: boolean) => () =>
     new DynamoDbEventStore({
       ...endpoint,
@@ -157,10 +157,5 @@ beforeAll(async () => {
     readModels: () => new DynamoDbReadModelStore({ ...endpoint, tableName: withFeed }),
     snapshots: (keepLast) => new DynamoDbSnapshotStore({ ...endpoint, tableName: withFeed, keepLast }),
   };
-}, 120_000);
-afterAll(async () => {
-  if (local === undefined) return;
-  const client = createDynamoDbClient(local);
-  for (const table of tables) await client.send("DeleteTable", { TableName: table });
 });
 differential("DynamoDB Local", () => dynamo as Backend, [" (global feed on)", " (global feed off)"], 15);

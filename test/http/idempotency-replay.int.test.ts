@@ -6,37 +6,33 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { createDynamoDbClient, DynamoDbIdempotencyStore } from "../../adapters/dynamodb/index.js";
+import { DynamoDbIdempotencyStore } from "../../adapters/dynamodb/index.js";
 import { eventFlowsRoutes, MAX_REPLAYED_RESPONSE_BYTES } from "../../adapters/hono/index.js";
 import { PostgresEventStore, PostgresIdempotencyStore, type PostgresSql } from "../../adapters/postgres/index.js";
 import { CommandBus, type IdempotencyStore, InMemoryIdempotencyStore, ulid } from "../../src/index.js";
-import { type DynamoDbEndpoint, ensureDynamoDb } from "../services/dynamodb.ts";
+import { useDynamoTable } from "../fixtures/dynamodb-table.ts";
 import { postgresTestClient, uniqueSchema } from "../services/postgres.ts";
 
 let sql: PostgresSql;
-let dynamo: DynamoDbEndpoint;
 const schema = uniqueSchema("idempotency_replay");
-const tableName = `idempotency_replay_${ulid()}`;
+const table = useDynamoTable("idempotency_replay", ({ endpoint, tableName }) =>
+  new DynamoDbIdempotencyStore({ ...endpoint, tableName }).ensureTable(),
+);
 
 beforeAll(async () => {
   sql = await postgresTestClient({ max: 4 });
   await new PostgresEventStore({ sql, schema }).migrate();
-  dynamo = await ensureDynamoDb();
-  await new DynamoDbIdempotencyStore({ ...dynamo, tableName }).ensureTable();
 }, 120_000);
 
 afterAll(async () => {
   await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   await sql.end();
-  await createDynamoDbClient(dynamo)
-    .send("DeleteTable", { TableName: tableName })
-    .catch(() => undefined);
 });
 
 const stores: [string, () => IdempotencyStore][] = [
   ["in memory", () => new InMemoryIdempotencyStore()],
   ["PostgreSQL", () => new PostgresIdempotencyStore({ sql, schema })],
-  ["DynamoDB Local", () => new DynamoDbIdempotencyStore({ ...dynamo, tableName })],
+  ["DynamoDB Local", () => new DynamoDbIdempotencyStore(table.options)],
 ];
 
 describe.each(stores)("Idempotency-Key replay on the %s store", (_name, store) => {
