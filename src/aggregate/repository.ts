@@ -4,7 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
-import { assertFunction, functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { assertFunction, functionIssues, isArray, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -149,7 +149,7 @@ export class AggregateRepository<A extends AnyAggregate> {
     }
     // Checked only when given: a save without options does no more work than before.
     if (given !== undefined && given !== null) {
-      if (typeof given !== "object" || Array.isArray(given)) {
+      if (typeof given !== "object" || isArray(given) !== false) {
         throw new ValidationError("Invalid save options", [
           { path: [], message: `must be an object, got ${kindOf(given)}` },
         ]);
