@@ -1,4 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { AggregateRoot } from "../aggregate/aggregate-root.js";
+import { AggregateRepository } from "../aggregate/repository.js";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
@@ -7,6 +9,12 @@ import { retryOnConcurrency } from "../messaging/middleware.js";
 import { kindOf, objectIssues, unknownKeyIssues } from "./validate.js";
 
 const SECRET = "h53-secret-marker";
+
+class Doc extends AggregateRoot<object> {
+  constructor(id: string) {
+    super(id, {});
+  }
+}
 
 /** A revoked Proxy: every operation on it, Array.isArray included, throws a TypeError. */
 function revoked(): object {
@@ -38,6 +46,11 @@ describe("input that cannot be read", () => {
     const commands = new CommandBus<{ Do: { payload: object; result: number } }>();
     commands.register("Do", async () => 1);
     const event = { type: "Happened", data: {} };
+    const repository = new AggregateRepository({
+      store,
+      stream: (id) => `Doc-${id}`,
+      create: (id) => new Doc(id),
+    });
     for (const value of [revoked(), hostile()]) {
       const attempts: (() => Promise<unknown>)[] = [
         () => store.appendToStream(value as never, [event]),
@@ -48,6 +61,7 @@ describe("input that cannot be read", () => {
         () => commands.execute("Do", {}, value as never),
         async () => new InMemoryEventBus().subscribeToAll(() => {}, value as never),
         async () => retryOnConcurrency(value as never),
+        () => repository.update("1", () => 1, value as never),
       ];
       for (const attempt of attempts) {
         // readStream and readAll refuse their options when called, before the first next().
