@@ -259,6 +259,21 @@ describe("importEvents", () => {
       [{ source, target, checkpoints, checkpointId: 7 }, "checkpointId"],
       [{ source, target, checkpoints, signal: "stop" }, "signal"],
       [{ source, target, checkpoints, onProgress: 1 }, "onProgress"],
+      // Options whose keys a Proxy trap refuses to list: refused before a field is read.
+      [
+        new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw new Error("a trap of the caller's");
+            },
+            get: () => {
+              throw new Error("a trap of the caller's");
+            },
+          },
+        ),
+        "",
+      ],
     ];
     for (const [options, path] of cases) {
       const error = await importEvents(options as Parameters<typeof importEvents>[0]).catch((e) => e);

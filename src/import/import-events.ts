@@ -2,7 +2,7 @@ import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { type Issue, isConcurrencyError, isValidationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventMetadata } from "../events/envelope.js";
-import { kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { kindOf, UNREADABLE, unknownKeyIssues } from "../internal/validate.js";
 import { type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "../projections/progress.js";
 import { ImportConflictError } from "./errors.js";
 import type { ImportEventsResult, ImportedEvent, ImportSource } from "./types.js";
@@ -243,6 +243,8 @@ function importIssues(options: ImportEventsOptions): Issue[] {
     return [{ path: [], message: `options are required, got ${kindOf(options)}` }];
   }
   const issues = unknownKeyIssues(options, IMPORT_OPTIONS);
+  // Keys a Proxy trap refused to list: its fields would throw the caller's own error next.
+  if (issues.some((issue) => issue.message === UNREADABLE)) return issues;
   const { source, target, checkpoints } = options as Partial<ImportEventsOptions>;
   if (typeof source?.name !== "string" || typeof source.batches !== "function" || typeof source.head !== "function") {
     issues.push({ path: ["source"], message: "source must be an ImportSource: { name, batches, head }" });
