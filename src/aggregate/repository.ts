@@ -4,7 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
-import { assertFunction, functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { assertFunction, functionIssues, isArray, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
@@ -149,7 +149,7 @@ export class AggregateRepository<A extends AnyAggregate> {
     }
     // Checked only when given: a save without options does no more work than before.
     if (given !== undefined && given !== null) {
-      if (typeof given !== "object" || Array.isArray(given)) {
+      if (typeof given !== "object" || isArray(given) !== false) {
         throw new ValidationError("Invalid save options", [
           { path: [], message: `must be an object, got ${kindOf(given)}` },
         ]);
@@ -200,13 +200,15 @@ export class AggregateRepository<A extends AnyAggregate> {
   ): Promise<UpdateResult<A, R>> {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
-    const retry = conflictRetry(options, "update options");
     // A misspelt `createIfMising` was dropped: update threw StreamNotFoundError instead of creating.
-    // Checked only when given, as save's are.
-    if (given !== undefined && given !== null) {
+    // Checked only when given, as save's are, and before any field is read: options whose keys cannot
+    // be read (a trap that throws) are refused here rather than throw from the first field read. Not an
+    // object (an array, a revoked Proxy): conflictRetry's check below says so.
+    if (typeof given === "object" && given !== null && isArray(given) === false) {
       const unknown = unknownKeyIssues(given, UPDATE_OPTIONS);
       if (unknown.length > 0) throw new ValidationError("Invalid update options", unknown);
     }
+    const retry = conflictRetry(options, "update options");
     assertFunction(decide, "decide", "update");
     return retryConflicts(retry, async (attempts) => {
       const aggregate = options.createIfMissing ? ((await this.find(id)) ?? this.#create(id)) : await this.load(id);

@@ -1,7 +1,15 @@
 import { EventHandlerTimeoutError, type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
-import { assertFunction, functionIssues, kindOf, MAX_DELAY_MS, unknownKeyIssues } from "../internal/validate.js";
+import {
+  assertFunction,
+  functionIssues,
+  isArray,
+  kindOf,
+  MAX_DELAY_MS,
+  UNREADABLE,
+  unknownKeyIssues,
+} from "../internal/validate.js";
 import { STUCK, within } from "../internal/within.js";
 import { processEvent } from "../telemetry/consumer-spans.js";
 import { countConsumed } from "../telemetry/metrics.js";
@@ -64,7 +72,7 @@ export class InMemoryEventBus extends EventBus {
     // null is no options, as undefined is: never a TypeError.
     const options = given ?? {};
     // An array is no options object: its entries were never read.
-    if (typeof options !== "object" || Array.isArray(options)) {
+    if (typeof options !== "object" || isArray(options) !== false) {
       throw new ValidationError("Invalid event bus options", [
         {
           path: [],
@@ -160,10 +168,11 @@ export class InMemoryEventBus extends EventBus {
  */
 function subscribeOptionIssues(options: unknown): Issue[] {
   if (options === undefined || options === null) return [];
-  if (typeof options !== "object" || Array.isArray(options)) {
+  if (typeof options !== "object" || isArray(options) !== false) {
     return [{ path: ["options"], message: `must be an object, got ${kindOf(options)}` }];
   }
   const issues = unknownKeyIssues(options, SUBSCRIBE_OPTIONS, ["options"]);
+  if (issues.some((issue) => issue.message === UNREADABLE)) return issues;
   const { name } = options as SubscribeOptions;
   if (name !== undefined && typeof name !== "string") {
     issues.push({ path: ["options", "name"], message: `must be a string, got ${kindOf(name)}` });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import * as v from "valibot";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
-import { isAbortedError } from "../errors.js";
+import { isAbortedError, isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { eventRegistry } from "../evolution/event-registry.js";
@@ -260,6 +260,48 @@ describe("importEvents", () => {
     expect(error.issues).toEqual([
       { path: [3, "metadata", "correlationId"], message: "correlationId must be a string" },
     ]);
+  });
+
+  test("options that are missing, misspelt or of the wrong kind are a ValidationError naming them, before anything is read", async () => {
+    const source = arraySource(await interleaved(1, 1));
+    const target = new InMemoryEventStore();
+    const checkpoints = new InMemoryCheckpointStore();
+    const cases: [unknown, string][] = [
+      [undefined, ""],
+      ["import", ""],
+      [{ target, checkpoints }, "source"],
+      [{ source: { name: "x" }, target, checkpoints }, "source"],
+      [{ source, checkpoints }, "target"],
+      [{ source, target: {}, checkpoints }, "target"],
+      [{ source, target }, "checkpoints"],
+      [{ source, target, checkpoints, restrat: true }, "restrat"],
+      [{ source, target, checkpoints, restart: "yes" }, "restart"],
+      [{ source, target, checkpoints, checkpointId: 7 }, "checkpointId"],
+      [{ source, target, checkpoints, signal: "stop" }, "signal"],
+      [{ source, target, checkpoints, onProgress: 1 }, "onProgress"],
+      // Options whose keys a Proxy trap refuses to list: refused before a field is read.
+      [
+        new Proxy(
+          {},
+          {
+            ownKeys: () => {
+              throw new Error("a trap of the caller's");
+            },
+            get: () => {
+              throw new Error("a trap of the caller's");
+            },
+          },
+        ),
+        "",
+      ],
+    ];
+    for (const [options, path] of cases) {
+      const error = await importEvents(options as Parameters<typeof importEvents>[0]).catch((e) => e);
+      expect(isValidationError(error)).toBe(true);
+      expect(error.issues.map((issue: { path: unknown[] }) => issue.path.join("."))).toContain(path);
+    }
+    expect(source.reads).toBe(0);
+    expect(await target.getLastGlobalPosition()).toBe(0);
   });
 });
 

@@ -1,9 +1,15 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
-import { isConcurrencyError, isPayloadTooLargeError, isValidationError, ValidationError } from "../errors.js";
+import {
+  type Issue,
+  isConcurrencyError,
+  isPayloadTooLargeError,
+  isValidationError,
+  ValidationError,
+} from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventMetadata } from "../events/envelope.js";
-import { kindOf } from "../internal/validate.js";
-import { type Progress, ProgressMeter, throwIfAborted } from "../projections/progress.js";
+import { kindOf, UNREADABLE, unknownKeyIssues } from "../internal/validate.js";
+import { type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "../projections/progress.js";
 import { ImportConflictError } from "./errors.js";
 import type { ImportEventsResult, ImportedEvent, ImportSource } from "./types.js";
 
@@ -40,8 +46,11 @@ export interface ImportEventsOptions {
  * names no `schemaVersion` is stored at version 1, so a target's `eventRegistry` upcasts it on read.
  * @throws {ImportConflictError} a target stream holds other events, or is behind the source.
  * @throws {AbortedError} `signal` fired; what committed stays, the next run resumes.
+ * @throws {ValidationError} bad options; nothing was read or written.
  */
 export async function importEvents(options: ImportEventsOptions): Promise<ImportEventsResult> {
+  const issues = importIssues(options);
+  if (issues.length > 0) throw new ValidationError("Invalid import", issues);
   const { source, target, checkpoints, signal } = options;
   const batchSize = bounded(options.batchSize ?? 1000, 1, 10_000, "batchSize");
   const concurrency = bounded(options.concurrency ?? 8, 1, 64, "concurrency");
@@ -251,6 +260,56 @@ async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== undefined) throw failure.error;
+}
+
+const IMPORT_OPTIONS = [
+  "source",
+  "target",
+  "checkpoints",
+  "checkpointId",
+  "batchSize",
+  "concurrency",
+  "restart",
+  "signal",
+  "onProgress",
+] as const satisfies readonly (keyof ImportEventsOptions)[];
+
+/**
+ * What is wrong with the options, checked before the source is read: a missing source or store was a
+ * TypeError from deep inside the run, and a misspelt key (`restrat`) was dropped for its default.
+ */
+function importIssues(options: ImportEventsOptions): Issue[] {
+  if (typeof options !== "object" || options === null) {
+    return [{ path: [], message: `options are required, got ${kindOf(options)}` }];
+  }
+  const issues = unknownKeyIssues(options, IMPORT_OPTIONS);
+  // Keys a Proxy trap refused to list: its fields would throw the caller's own error next.
+  if (issues.some((issue) => issue.message === UNREADABLE)) return issues;
+  const { source, target, checkpoints } = options as Partial<ImportEventsOptions>;
+  if (typeof source?.name !== "string" || typeof source.batches !== "function" || typeof source.head !== "function") {
+    issues.push({ path: ["source"], message: "source must be an ImportSource: { name, batches, head }" });
+  }
+  if (typeof target?.appendToStream !== "function" || typeof target.readStream !== "function") {
+    issues.push({ path: ["target"], message: "target must be an EventStore" });
+  }
+  if (
+    typeof checkpoints?.load !== "function" ||
+    typeof checkpoints.store !== "function" ||
+    typeof checkpoints.delete !== "function"
+  ) {
+    issues.push({ path: ["checkpoints"], message: "checkpoints must be a CheckpointStore" });
+  }
+  if (options.checkpointId !== undefined && typeof options.checkpointId !== "string") {
+    issues.push({
+      path: ["checkpointId"],
+      message: `checkpointId must be a string, got ${kindOf(options.checkpointId)}`,
+    });
+  }
+  if (options.restart !== undefined && typeof options.restart !== "boolean") {
+    issues.push({ path: ["restart"], message: `restart must be true or false, got ${kindOf(options.restart)}` });
+  }
+  issues.push(...progressOptionIssues(options));
+  return issues;
 }
 
 function bounded(value: number, min: number, max: number, name: string): number {

@@ -1,6 +1,6 @@
 import { isConcurrencyError, ValidationError } from "../errors.js";
 import { sleep } from "./sleep.js";
-import { assertDelayMs, kindOf } from "./validate.js";
+import { assertDelayMs, isArray, kindOf } from "./validate.js";
 
 /**
  * How `AggregateRepository.update` and the `retryOnConcurrency` middleware retry a conflict: the
@@ -28,7 +28,7 @@ export function conflictRetry(
   what: string,
 ): ConflictRetry {
   // Options of another kind ("fast", 3) would read as no options: the caller meant something else.
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  if (typeof options !== "object" || options === null || isArray(options) !== false) {
     throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `must be an object, got ${kindOf(options)}` }]);
   }
   const maxAttempts = options.maxAttempts === undefined ? DEFAULT_CONFLICT_RETRY.maxAttempts : options.maxAttempts;

@@ -95,7 +95,8 @@ export function assertDelayMs(value: unknown, what: string, title = "Invalid opt
 export function kindOf(value: unknown): string {
   if (value === null) return "null";
   // typeof says "object" for an array, and "must be an object, got object" contradicts itself.
-  if (Array.isArray(value)) return "an array";
+  if (isArray(value)) return "an array";
+  if (isArray(value) === undefined) return "a value that cannot be read";
   if (typeof value === "number") return String(value);
   if (typeof value === "string")
     return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
@@ -133,7 +134,7 @@ export function assertFunction(
  */
 export function objectIssues(value: unknown, path: string | readonly (string | number)[], required = false): Issue[] {
   if (value === undefined && !required) return [];
-  if (typeof value === "object" && value !== null && !Array.isArray(value)) return [];
+  if (typeof value === "object" && value !== null && isArray(value) === false) return [];
   const got = value === undefined ? "nothing" : kindOf(value);
   return [{ path: typeof path === "string" ? [path] : path, message: `must be an object, got ${got}` }];
 }
@@ -152,7 +153,13 @@ export function unknownKeyIssues(
 ): Issue[] {
   if (typeof value !== "object" || value === null) return [];
   const issues: Issue[] = [];
-  for (const key of Object.keys(value)) {
+  let keys: string[];
+  try {
+    keys = Object.keys(value);
+  } catch {
+    return [{ path: [...path], message: UNREADABLE }];
+  }
+  for (const key of keys) {
     if (!known.includes(key) && (extensions === undefined || !key.startsWith(extensions))) {
       const options =
         extensions === undefined ? known.join(", ") : `${known.join(", ")}, or an extension named ${extensions}…`;
@@ -169,14 +176,43 @@ export function unknownKeyIssues(
  */
 export function assertKnownOptions(options: unknown, known: readonly string[], what: string): void {
   if (options === undefined || options === null) return;
-  if (typeof options !== "object" || Array.isArray(options)) {
+  if (typeof options !== "object" || isArray(options) !== false) {
     throw new ValidationError(`Invalid ${what}`, [{ path: [], message: `must be an object, got ${kindOf(options)}` }]);
   }
-  // On every append and read: no key list or issue list is made unless a key is unknown.
-  for (const key in options) {
-    if (Object.hasOwn(options, key) && !known.includes(key)) {
-      throw new ValidationError(`Invalid ${what}`, unknownKeyIssues(options, known));
+  let unknown = false;
+  try {
+    // On every append and read: no key list or issue list is made unless a key is unknown.
+    for (const key in options) {
+      if (Object.hasOwn(options, key) && !known.includes(key)) unknown = true;
     }
+  } catch {
+    // A Proxy trap of the caller's threw: refused like a wrong value, without its error, whose text
+    // (a credential, a row) the library cannot vouch for.
+    throw new ValidationError(`Invalid ${what}`, [{ path: [], message: UNREADABLE }]);
+  }
+  if (unknown) throw new ValidationError(`Invalid ${what}`, unknownKeyIssues(options, known));
+}
+
+/** The issue of a value whose reading threw (a revoked Proxy, a Proxy trap or getter of the caller's). */
+export const UNREADABLE = "could not be read: reading it threw";
+
+/**
+ * Throws a ValidationError (`Invalid <what>`) when `issues` (from {@link unknownKeyIssues}) say the
+ * options' keys could not be read: their fields would throw the caller's own error next.
+ */
+export function assertReadable(issues: readonly Issue[], what: string): void {
+  if (issues.some((issue) => issue.message === UNREADABLE)) throw new ValidationError(`Invalid ${what}`, [...issues]);
+}
+
+/**
+ * `Array.isArray`, or undefined for a value it throws on: a revoked Proxy, whose TypeError is no
+ * EventFlowsError and would leave the library in place of the ValidationError the value deserves.
+ */
+export function isArray(value: unknown): boolean | undefined {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,5 +1,5 @@
 import { type Issue, ValidationError } from "../errors.js";
-import { functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { functionIssues, isArray, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { LOG_LEVELS, type LogLevel } from "./logger.js";
 
 const METHODS = ["debug", "info", "warn", "error"] as const;
@@ -12,7 +12,7 @@ const METHODS = ["debug", "info", "warn", "error"] as const;
  */
 export function assertLoggerOptions(options: unknown, known: readonly string[], what: string): void {
   if (options === undefined) return;
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  if (typeof options !== "object" || options === null || isArray(options) !== false) {
     throw new ValidationError(`Invalid ${what} options`, [
       { path: [], message: `options must be an object, got ${kindOf(options)}` },
     ]);

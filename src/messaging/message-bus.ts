@@ -1,6 +1,14 @@
 import { DuplicateHandlerError, HandlerNotFoundError, type Issue, ValidationError } from "../errors.js";
 import { type PromiseStatus, promiseStatusReader } from "../internal/promise-status.js";
-import { assertFunction, assertTypeName, functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.js";
+import {
+  assertFunction,
+  assertReadable,
+  assertTypeName,
+  functionIssues,
+  isArray,
+  kindOf,
+  unknownKeyIssues,
+} from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import { countError, dispatchTimer, ownMeterProvider } from "../telemetry/metrics.js";
 import { activeContext, otelUnregistered, spanOf } from "../telemetry/otel-global.js";
@@ -541,7 +549,7 @@ const EXECUTE_OPTIONS = ["metadata", "id", "signal"] as const satisfies readonly
 /** The options other than `timeExecutions` (checked by {@link timingSample}): a JavaScript caller's mistakes. */
 function assertBusOptions(options: MessageBusOptions): void {
   // An array is no options object: its entries were never read.
-  if (typeof options !== "object" || Array.isArray(options)) {
+  if (typeof options !== "object" || isArray(options) !== false) {
     throw new ValidationError("Invalid bus options", [
       { path: [], message: `options must be an object, got ${kindOf(options)}` },
     ]);
@@ -623,13 +631,14 @@ function compose(middleware: readonly Middleware[]): Pipeline {
  * an object was ignored. Checked only when options are given (the usual dispatch passes none).
  */
 function assertExecuteOptions(options: ExecuteOptions): void {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+  if (typeof options !== "object" || options === null || isArray(options) !== false) {
     throw new ValidationError("Invalid execute options", [
       { path: [], message: `must be an object, got ${kindOf(options)}` },
     ]);
   }
   // A misspelt `metadata` or `id` was dropped: the command ran without its correlation, under a new id.
   const issues: Issue[] = unknownKeyIssues(options, EXECUTE_OPTIONS);
+  assertReadable(issues, "execute options");
   const { id, metadata, signal } = options;
   if (id !== undefined && (typeof id !== "string" || id === "")) {
     issues.push({ path: ["id"], message: `must be a non-empty string, got ${kindOf(id)}` });

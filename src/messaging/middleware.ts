@@ -241,9 +241,10 @@ const RETRY_OPTIONS = ["maxAttempts", "baseDelayMs"] as const satisfies readonly
  * and defaults as `AggregateRepository.update`.
  */
 export function retryOnConcurrency(given?: RetryOptions | null): Middleware {
-  const retry = conflictRetry(given ?? {}, "retry options");
   // A misspelt `maxAttempts` was dropped: the defaults (6 attempts) ran where the caller asked for others.
+  // Checked first, as it also refuses options whose keys cannot be read, before their fields are.
   assertKnownOptions(given, RETRY_OPTIONS, "retry options");
+  const retry = conflictRetry(given ?? {}, "retry options");
   return (_message, next) => retryConflicts(retry, () => next());
 }
 

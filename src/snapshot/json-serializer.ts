@@ -23,8 +23,8 @@ export const jsonSerializer: SnapshotSerializer = {
     try {
       tree = encodeValue(value, 0);
     } catch (error) {
-      if (error instanceof Unsupported || error instanceof RangeError) throw notSerializable("JSON", value, error);
-      throw error;
+      // Anything else is a getter or Proxy trap of the state's that threw: refused alike, by its issues.
+      throw notSerializable("JSON", value, error);
     }
     return encoder.encode(JSON.stringify(tree ?? null));
   },

@@ -32,6 +32,16 @@ interface Frame {
  * arrays and plain objects are fine. Iterative and linear, so any depth is reported, never a stack overflow.
  */
 export function snapshotIssues(value: unknown): Issue[] {
+  try {
+    return walkSnapshot(value);
+  } catch {
+    // A getter or Proxy trap of the caller's threw (a revoked Proxy does on any read): the state can be
+    // neither checked nor stored, so that is its issue, not the caller's own error and its text.
+    return [{ path: [], message: "could not be read as snapshot state: reading it threw" }];
+  }
+}
+
+function walkSnapshot(value: unknown): Issue[] {
   const issues: Issue[] = [];
   const ancestors = new Set<object>();
   const report = (frame: Frame, message: string): void => {

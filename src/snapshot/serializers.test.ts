@@ -3,9 +3,10 @@ import fc from "fast-check";
 import { ValidationError } from "../errors.js";
 import { deepEqual } from "../internal/deep-equal.js";
 import { compress, decompress } from "./compression.js";
+import { InMemorySnapshotStore } from "./in-memory-snapshot-store.js";
 import { jsonSerializer } from "./json-serializer.js";
 import { msgpackSerializer } from "./msgpack-serializer.js";
-import { MAX_SNAPSHOT_DEPTH, type SnapshotSerializer } from "./serializer.js";
+import { MAX_SNAPSHOT_DEPTH, type SnapshotSerializer, snapshotIssues } from "./serializer.js";
 
 const key = fc.string({ maxLength: 8 }).filter((k) => k !== "__proto__");
 const primitive = fc.oneof(
@@ -143,6 +144,49 @@ describe("json serializer", () => {
     const unknownTag = new TextEncoder().encode('{"$ef":"Temporal","v":"2024"}');
     expect(() => jsonSerializer.deserialize(unknownTag)).toThrow(/unknown tagged value/);
     expect(() => jsonSerializer.deserialize(new Uint8Array([0x22, 0xff, 0x22]))).toThrow();
+  });
+});
+
+describe("state that cannot be read", () => {
+  const SECRET = "h53-secret-marker";
+  const getter = () =>
+    Object.defineProperty({}, "balance", {
+      enumerable: true,
+      get: () => {
+        throw new Error(SECRET);
+      },
+    });
+  const revoked = () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  };
+
+  test("snapshotIssues reports it as an issue instead of throwing", () => {
+    for (const state of [getter(), revoked(), { nested: [getter()] }]) {
+      expect(snapshotIssues(state)).toEqual([
+        { path: [], message: "could not be read as snapshot state: reading it threw" },
+      ]);
+    }
+  });
+
+  test("a getter or revoked Proxy in the state is a ValidationError without the caller's error text", async () => {
+    const store = new InMemorySnapshotStore();
+    const attempts: (() => unknown)[] = [
+      () => jsonSerializer.serialize(getter()),
+      () => msgpackSerializer().serialize(getter()),
+      () => jsonSerializer.serialize({ a: revoked() }),
+      () => store.save({ streamId: "Doc-1", version: 1, state: getter() }),
+      () => store.save({ streamId: "Doc-1", version: 1, state: { a: revoked() } }),
+    ];
+    for (const attempt of attempts) {
+      const error = await Promise.resolve()
+        .then(attempt)
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(`${(error as Error).message} ${JSON.stringify(error)}`).not.toContain(SECRET);
+    }
+    expect(await store.load("Doc-1")).toBeUndefined();
   });
 });
 
