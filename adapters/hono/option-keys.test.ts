@@ -9,7 +9,7 @@ import {
   QueryBus,
   type ValidationError,
 } from "../../src/index.js";
-import { adminRoutes, eventFlowsRoutes, liveRoutes, openApiDocument } from "./index.js";
+import { adminRoutes, eventFlowsRoutes, liveRoutes, openApiDocument, prometheusFormat } from "./index.js";
 
 // Every option object of the routes refuses a key it does not take, naming its path, when built:
 // before, a misspelt key was dropped and its default served (`health: { stroe }` reported ready
@@ -48,7 +48,7 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
       [{ health: { store, timeoutMS: 10 } }, ["health.timeoutMS"]],
       [{ openapi: { evnts: {} } }, ["openapi.evnts"]],
       [{ openapi: { info: { title: "t", version: "1" }, Auth: true } }, ["openapi.Auth"]],
-      [{ metrics: { collector, pth: "/m" } }, ["metrics.pth"]],
+      [{ metrics: { collector, format: prometheusFormat, pth: "/m" } }, ["metrics.pth"]],
       [{ commands: { ...commands, schema: {} } }, ["commands.schema"]],
       [{ queries: { ...queries, busses: [] } }, ["queries.busses"]],
       [
@@ -173,7 +173,7 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
         events: undefined,
         auth: true,
       },
-      metrics: { collector, path: "/m", auth: false },
+      metrics: { collector, format: prometheusFormat, path: "/m", auth: false },
       metadata: () => undefined,
       onError: () => undefined,
       telemetry: false,

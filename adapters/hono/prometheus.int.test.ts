@@ -4,7 +4,7 @@ import fc from "fast-check";
 import * as v from "valibot";
 import { CommandBus, ConcurrencyError, configureMetrics, InMemoryEventStore } from "../../src/index.js";
 import { type PrometheusServer, startPrometheus } from "../../test/services/prometheus.ts";
-import { eventFlowsRoutes, prometheusText } from "./index.js";
+import { eventFlowsRoutes, prometheusFormat, prometheusText } from "./index.js";
 
 /** The application's side: an SDK reader on its MeterProvider, handed to the route. */
 class ScrapeReader extends MetricReader {
@@ -35,7 +35,7 @@ beforeAll(() => {
   });
   const app = eventFlowsRoutes({
     commands: { bus: commands, schemas: { Open: v.object({ cartId: v.string() }), Clash: v.object({}) } },
-    metrics: { collector: reader },
+    metrics: { collector: reader, format: prometheusFormat },
     onError: () => undefined,
   });
   server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: app.fetch });

@@ -18,7 +18,7 @@ import type {
   TenantScope,
 } from "../../src/index.js";
 import type { Probe } from "./health.js";
-import type { MetricsCollector } from "./prometheus.js";
+import type { MetricsCollector, MetricsFormat } from "./prometheus.js";
 
 /** A valibot schema (sync or async) whose output is the payload `P` the handler receives. */
 export type PayloadSchema<P = unknown> =
@@ -144,6 +144,11 @@ export interface DocumentRoute {
 export interface MetricsRoute {
   /** An `@opentelemetry/sdk-metrics` `MetricReader` registered on the application's `MeterProvider`. */
   readonly collector: MetricsCollector;
+  /**
+   * What the route answers: `prometheusFormat` (from `@eventflows/core/http` or `/hono`), the Prometheus
+   * text format, or a format of your own. Given here so that routes without metrics bundle no serializer.
+   */
+  readonly format: MetricsFormat;
   /** Where it is served. Defaults to `/metrics`. */
   readonly path?: string;
   /** Run the auth hook on it too (kind `"metrics"`, type `"metrics"`). Defaults to `false`. */

@@ -64,7 +64,6 @@ import {
   storedResponse,
 } from "./idempotency.js";
 import { errorResponse, isMarkedEventFlowsError, problemResponse } from "./problem-details.js";
-import { PROMETHEUS_CONTENT_TYPE, prometheusText } from "./prometheus.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
 import { tenancyIssues, tenantScope } from "./tenancy.js";
@@ -436,9 +435,10 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
             })
           : problemResponse(notReadyProblem(result), { ...NO_STORE, "retry-after": "1", ...echo });
       } else if (which === "metrics") {
-        const { resourceMetrics } = await (metrics as NonNullable<typeof metrics>).collector.collect();
-        response = new Response(prometheusText(resourceMetrics), {
-          headers: { "content-type": PROMETHEUS_CONTENT_TYPE, ...NO_STORE, ...echo },
+        const { collector, format } = metrics as NonNullable<typeof metrics>;
+        const { resourceMetrics } = await collector.collect();
+        response = new Response(format.render(resourceMetrics), {
+          headers: { "content-type": format.contentType, ...NO_STORE, ...echo },
         });
       } else {
         const text = (document as NonNullable<typeof document>).document(base === "" ? "/" : base);
@@ -663,11 +663,15 @@ function metricsSettings(options: MetricsRoute | undefined, hooked: boolean) {
   if (typeof options?.collector?.collect !== "function") {
     issues.push({ path: ["metrics", "collector"], message: "collector must have collect(): an SDK MetricReader" });
   }
-  issues.push(...unknownKeyIssues(options, ["collector", "path", "auth"], ["metrics"]));
+  const format = options?.format;
+  if (typeof format?.render !== "function" || typeof format.contentType !== "string") {
+    issues.push({ path: ["metrics", "format"], message: "format must be prometheusFormat or { contentType, render }" });
+  }
+  issues.push(...unknownKeyIssues(options, ["collector", "format", "path", "auth"], ["metrics"]));
   const path = options?.path ?? "/metrics";
   issues.push(...servedPathIssues(path, ["metrics", "path"]), ...routeAuthIssues(options?.auth, hooked, "metrics"));
   if (issues.length > 0) throw new ValidationError("Invalid metrics options", issues);
-  return { collector: options.collector, path, auth: options.auth === true };
+  return { collector: options.collector, format: options.format, path, auth: options.auth === true };
 }
 
 function healthSettings<X>(options: HealthOptions<X>, hooked: boolean) {

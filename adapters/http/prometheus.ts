@@ -63,6 +63,12 @@ export interface MetricsCollector {
 /** The media type of the text format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/** How a metrics route writes what its collector gathers: the response's media type and its text. */
+export interface MetricsFormat {
+  readonly contentType: string;
+  render(resourceMetrics: ResourceMetricsLike): string;
+}
+
 // Maps, not object literals: a unit named `constructor` or `toString` read the prototype's function and
 // wrote its source text into the name, which no scraper parses.
 const UNIT_SUFFIXES: ReadonlyMap<string, string> = new Map([
@@ -278,3 +284,10 @@ const wellFormed = (text: string) => text.replace(LONE_SURROGATE, "\uFFFD");
 
 const escapeLabel = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 const escapeHelp = (text: string) => text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
+
+/**
+ * The Prometheus text format for the metrics route: `metrics: { collector, format: prometheusFormat }`.
+ * The route takes it as an option rather than importing it, so the HTTP layer of an application that
+ * serves no metrics (a Worker's) carries no serializer.
+ */
+export const prometheusFormat: MetricsFormat = { contentType: PROMETHEUS_CONTENT_TYPE, render: prometheusText };
