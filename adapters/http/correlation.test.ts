@@ -66,7 +66,17 @@ describe("trace context is bounded and normalised", () => {
     // Too long to read at all, or a later version whose fields run on without a dash.
     expect(normalizeTraceparent(later)).toBeUndefined();
     expect(normalizeTraceparent(`cc-${TRACE_ID}-00f067aa0ba902b7-01x`)).toBeUndefined();
-    expect(normalizeTraceparent(` 00-${TRACE_ID.toUpperCase()}-00F067AA0BA902B7-01 `)).toBe(TRACEPARENT);
+    // Blanks around it are the header's, not the value's.
+    expect(normalizeTraceparent(` ${TRACEPARENT} `)).toBe(TRACEPARENT);
+  });
+
+  test("an uppercase traceparent is ignored, as W3C asks (its ids are lowercase hex): the request gets a trace of its own", () => {
+    const upper = `00-${TRACE_ID.toUpperCase()}-00F067AA0BA902B7-01`;
+    expect(normalizeTraceparent(upper)).toBeUndefined();
+    expect(normalizeTraceparent(`00-${TRACE_ID}-00F067AA0BA902B7-01`)).toBeUndefined();
+    const taken = correlationFrom(new Headers({ traceparent: upper }));
+    expect(taken.traceparent).toBeUndefined();
+    expect(taken.correlationId).not.toBe(TRACE_ID);
   });
 
   test("a tracestate that is too long or not printable ASCII is dropped", () => {

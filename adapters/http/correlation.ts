@@ -62,7 +62,9 @@ export function correlationFrom(
  * version 00, which is what this receiver speaks: nothing the client appended is kept.
  */
 export function normalizeTraceparent(value: string): string | undefined {
-  const text = value.trim().toLowerCase();
+  // Not lowercased: W3C's ids are lowercase hex, and a receiver must ignore a traceparent with uppercase ones
+  // (OpenTelemetry's propagator does); continuing it would join a trace other receivers of it refused.
+  const text = value.trim();
   if (text.length < 55 || text.length > MAX_TRACEPARENT_LENGTH) return undefined;
   if (text[2] !== "-" || text[35] !== "-" || text[52] !== "-") return undefined;
   const version = text.slice(0, 2);
