@@ -21,14 +21,12 @@
  * Run: `bun bench/dynamodb.bench.ts`, or `bun run bench dynamodb` to also refresh bench/RESULTS.md.
  */
 import { gzipSync } from "node:zlib";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventStore as CastoreEventStore, EventType } from "@castore/core";
-import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { build } from "esbuild";
 import { bench, group, summary } from "mitata";
 import { createDynamoDbClient, DynamoDbEventStore } from "../adapters/dynamodb/index.js";
 import { isConcurrencyError, type NewEvent, ulid } from "../src/index.js";
-import { castoreCreateTable } from "../test/fixtures/castore-table.js";
+import { castoreCreateTable, castoreStorage } from "../test/fixtures/castore-table.js";
 import { ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { type InterleavedResult, interleaved } from "./lib/interleave.js";
 import { runAndReport } from "./lib/report.js";
@@ -65,14 +63,7 @@ const castore = new CastoreEventStore({
   eventStoreId: "BENCH",
   eventTypes: [happened],
   reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-  eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
-    tableName: castoreTable,
-    dynamoDBClient: new DynamoDBClient({
-      endpoint: local.endpoint,
-      region: local.region,
-      credentials: local.credentials,
-    }),
-  }),
+  eventStorageAdapter: castoreStorage(local, castoreTable),
 });
 
 // --- Appends ------------------------------------------------------------------------------------------

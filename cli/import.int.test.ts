@@ -4,15 +4,13 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventStore as CastoreEventStore, EventType } from "@castore/core";
-import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { getPostgreSQLEventStore } from "@event-driven-io/emmett-postgresql";
 import pg from "pg";
 import { createDynamoDbClient } from "../adapters/dynamodb/index.js";
 import type { PostgresSql } from "../adapters/postgres/index.js";
 import { ulid } from "../src/index.js";
-import { castoreCreateTable } from "../test/fixtures/castore-table.js";
+import { castoreCreateTable, castoreStorage } from "../test/fixtures/castore-table.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../test/services/dynamodb.ts";
 import { ensurePostgres, postgresTestClient, uniqueSchema } from "../test/services/postgres.ts";
 
@@ -46,17 +44,6 @@ function dynamoDbEnv(): Record<string, string> {
   };
 }
 
-/** Castore's storage on a table of the test's (by default the shared one) in DynamoDB Local (its own SDK client). */
-function castoreStorage(tableName = castoreTable): DynamoDBSingleTableEventStorageAdapter {
-  return new DynamoDBSingleTableEventStorageAdapter({
-    tableName,
-    dynamoDBClient: new DynamoDBClient({
-      endpoint: local.endpoint,
-      region: local.region,
-      credentials: local.credentials,
-    }),
-  });
-}
 let dir: string;
 
 beforeAll(async () => {
@@ -107,7 +94,7 @@ beforeAll(async () => {
     eventStoreId: "TASKS",
     eventTypes: [taskCreated],
     reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-    eventStorageAdapter: castoreStorage(),
+    eventStorageAdapter: castoreStorage(local, castoreTable),
   });
   for (let t = 0; t < 12; t++) {
     for (let version = 1; version <= 3; version++) {
@@ -402,7 +389,7 @@ describe("eventflows import", () => {
         eventStoreId,
         eventTypes: [pushed],
         reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-        eventStorageAdapter: castoreStorage(),
+        eventStorageAdapter: castoreStorage(local, castoreTable),
       });
     for (let a = 0; a < 3; a++) {
       await castore("EARLY").pushEvent({ aggregateId: `e${a}`, version: 1, type: "Pushed", payload: { n: a } });
@@ -475,7 +462,7 @@ describe("eventflows import", () => {
           eventStoreId: "ORDERS",
           eventTypes: [pushed],
           reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-          eventStorageAdapter: castoreStorage(table),
+          eventStorageAdapter: castoreStorage(local, table),
         });
         for (let a = 0; a < 2 + t; a++) {
           await orders.pushEvent({ aggregateId: `${"cba"[t]}${a}`, version: 1, type: "Pushed", payload: { n: a } });

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventStore as CastoreEventStore, EventType } from "@castore/core";
-import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { importEvents, ulid } from "../../src/index.js";
-import { castoreCreateTable } from "../../test/fixtures/castore-table.js";
+import { castoreCreateTable, castoreStorage } from "../../test/fixtures/castore-table.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import {
   castoreDynamoDbSource,
@@ -32,14 +30,7 @@ beforeAll(async () => {
     eventStoreId: "NOTES",
     eventTypes: [noted],
     reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-    eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
-      tableName: castoreTable,
-      dynamoDBClient: new DynamoDBClient({
-        endpoint: local.endpoint,
-        region: local.region,
-        credentials: local.credentials,
-      }),
-    }),
+    eventStorageAdapter: castoreStorage(local, castoreTable),
   });
   for (let version = 1; version <= EVENTS; version++) {
     const text = String.fromCharCode(97 + (version % 26)).repeat(PAYLOAD_CHARS);

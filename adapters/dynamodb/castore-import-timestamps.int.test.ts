@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventStore as CastoreEventStore, EventType } from "@castore/core";
-import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { importEvents, isAbortedError, ulid } from "../../src/index.js";
-import { castoreCreateTable } from "../../test/fixtures/castore-table.js";
+import { castoreCreateTable, castoreStorage } from "../../test/fixtures/castore-table.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { castoreDynamoDbSource, createDynamoDbClient, DynamoDbCheckpointStore, DynamoDbEventStore } from "./index.js";
 
@@ -31,14 +29,7 @@ beforeAll(async () => {
     eventStoreId: "CARTS",
     eventTypes: [opened],
     reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-    eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
-      tableName: castoreTable,
-      dynamoDBClient: new DynamoDBClient({
-        endpoint: local.endpoint,
-        region: local.region,
-        credentials: local.credentials,
-      }),
-    }),
+    eventStorageAdapter: castoreStorage(local, castoreTable),
   });
   for (const { id, timestamp } of AGGREGATES) {
     await carts.pushEvent({ aggregateId: id, version: 1, type: "Opened", payload: { id }, timestamp });

@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventStore as CastoreEventStore, EventType } from "@castore/core";
-import { DynamoDBSingleTableEventStorageAdapter } from "@castore/event-storage-adapter-dynamodb";
 import { configureTelemetry, importEvents, isAbortedError, ulid } from "../../src/index.js";
-import { castoreCreateTable } from "../../test/fixtures/castore-table.js";
+import { castoreCreateTable, castoreStorage } from "../../test/fixtures/castore-table.js";
 import { type DynamoDbEndpoint, ensureDynamoDb } from "../../test/services/dynamodb.ts";
 import { castoreDynamoDbSource, createDynamoDbClient, DynamoDbCheckpointStore, DynamoDbEventStore } from "./index.js";
 
@@ -36,14 +34,7 @@ beforeAll(async () => {
     eventStoreId: "CARTS",
     eventTypes: [itemAdded],
     reducer: (_aggregate, event) => ({ aggregateId: event.aggregateId, version: event.version }),
-    eventStorageAdapter: new DynamoDBSingleTableEventStorageAdapter({
-      tableName: castoreTable,
-      dynamoDBClient: new DynamoDBClient({
-        endpoint: local.endpoint,
-        region: local.region,
-        credentials: local.credentials,
-      }),
-    }),
+    eventStorageAdapter: castoreStorage(local, castoreTable),
   });
   const started = performance.now();
   const base = Date.UTC(2024, 0, 1);
