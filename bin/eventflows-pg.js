@@ -4,11 +4,11 @@
 // streams, environment and file reader. Node runs the built dist/; Bun runs the TypeScript source
 // when present, so a checkout needs no build step.
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 
 const source = new URL("../adapters/postgres/index.ts", import.meta.url);
 const built = new URL("../dist/adapters/postgres/index.js", import.meta.url);
-const entry = "Bun" in globalThis && existsSync(source) ? source : built;
+const fromSource = "Bun" in globalThis && existsSync(source);
+const entry = fromSource ? source : built;
 if (!existsSync(entry)) {
   // A checkout run on Node before its build: say so in one line rather than with Node's module-not-found stack.
   console.error(
@@ -36,9 +36,13 @@ try {
   console.error("eventflows-pg needs the postgres package (postgres.js): run `npm install postgres` and try again.");
   process.exit(1);
 }
+// The `eventflows` command's reader: the first line of the file, never more than 64 KiB of it.
+const { readUrlFile } = await import(
+  new URL(fromSource ? "../cli/url-file.ts" : "../dist/cli/url-file.js", import.meta.url).href
+);
 process.exitCode = await cli.runPostgresCli(process.argv.slice(2), {
   stdout: (line) => console.log(line),
   stderr: (line) => console.error(line),
   env: process.env,
-  readFile: (path) => readFile(path, "utf8"),
+  readFile: readUrlFile,
 });

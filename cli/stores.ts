@@ -1,5 +1,4 @@
 import { existsSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import {
   EventFlowsError,
@@ -11,6 +10,7 @@ import {
 } from "../src/index.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
+import { readUrlFile } from "./url-file.js";
 
 /** The stores `migrate` and `stats` know. */
 export const STORES = ["postgres", "sqlite", "dynamodb"] as const;
@@ -138,7 +138,7 @@ export async function withPostgres<T>(
   try {
     url = await pg.resolvePostgresUrl(
       { url: values.url, urlFile: values["url-file"] === undefined ? undefined : resolve(io.cwd, values["url-file"]) },
-      { env: io.env, readFile: (path) => readFile(path, "utf8") },
+      { env: io.env, readFile: readUrlFile },
     );
   } catch (error) {
     if (isValidationError(error)) throw new CliUsageError(error.message, command);

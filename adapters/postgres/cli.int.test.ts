@@ -72,6 +72,10 @@ describe("eventflows-pg command", () => {
       expect(result.stderr).toContain("Usage: eventflows-pg");
     }
     expect(cli(["migrate"]).stderr).toContain("No database");
+    // The wrapper reads at most 64 KiB of --url-file (the first line is the URL): /dev/zero used to be read for ever.
+    const endless = cli(["status", "--url-file", "/dev/zero"]);
+    expect(endless.code).toBe(2);
+    expect(endless.stderr).toContain("The URL from --url-file is not a PostgreSQL URL");
     for (const bad of [["--schema", "Bad;Name"], ["--schema=pg_catalog"], ["--prefix", "x-y"]]) {
       const badName = cli(["migrate", "--url", url, ...bad]);
       expect(badName.code).toBe(2);
