@@ -848,6 +848,9 @@ describe("validation on append", () => {
       // Neither { value } nor { issues }: a schema that says nothing has not said the data is valid.
       broken(() => ({})),
       broken(() => ({ valid: true })),
+      // { issues } is a failure, even with none in it (it passed as valid).
+      broken(() => ({ issues: [] })),
+      broken(() => ({ value: { card: "x" }, issues: [] })),
     ];
     for (const schema of schemas) {
       const store = new InMemoryEventStore({ eventRegistry: eventRegistry().schema("Paid", 1, schema) });

@@ -47,6 +47,9 @@ function mapIssues(result: unknown, path: readonly (string | number)[], what: st
   if (!Array.isArray(issues) || issues.some((issue) => typeof issue?.message !== "string")) {
     throw schemaFailed(what, "returned issues that are not a list of { message, path? }");
   }
+  // A Standard Schema result with `issues` is a failure; with none in it, taken as no problem, data the
+  // schema had failed was written. Failing closed names the schema instead.
+  if (issues.length === 0) throw schemaFailed(what, "returned { issues: [] }, a failure without an issue");
   return (issues as StandardIssue[]).map((issue) => {
     const mapped =
       "kind" in issue ? issueOf(issue as unknown as BaseIssue<unknown>, quoteReceived) : standardIssue(issue);
