@@ -100,31 +100,39 @@ export abstract class DynamoDbKeyedStore {
     return outcome;
   }
 
-  /** Turns on DynamoDB TTL over {@link TTL_ATTRIBUTE}, unless it is on already. */
+  /**
+   * Turns on DynamoDB TTL over {@link TTL_ATTRIBUTE}, unless it is on already.
+   * @throws {ServiceError} `ValidationException`: DynamoDB refused to turn it on (within an hour of the last change).
+   */
   async ensureTimeToLive(): Promise<void> {
+    if (await this.#timeToLiveOn()) return;
+    try {
+      await this.client.send("UpdateTimeToLive", {
+        TableName: this.layout.tableName,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: TTL_ATTRIBUTE },
+      });
+    } catch (error) {
+      // Refused: another process turned it on meanwhile, or (on AWS) TTL changed within the last hour, a table
+      // whose TTL is being turned off included; that refusal would leave it off, so only the first passes.
+      if (!isServiceErrorCode(error, "ValidationException") || !(await this.#timeToLiveOn())) throw error;
+    }
+  }
+
+  /** Whether TTL is on (or being turned on) over {@link TTL_ATTRIBUTE}. */
+  async #timeToLiveOn(): Promise<boolean> {
     const { tableName } = this.layout;
     const described = await this.client.send<{
       TimeToLiveDescription?: { TimeToLiveStatus?: string; AttributeName?: string };
     }>("DescribeTimeToLive", { TableName: tableName });
     const { TimeToLiveStatus: status, AttributeName: name } = described.TimeToLiveDescription ?? {};
-    if (status === "ENABLED" || status === "ENABLING") {
-      if (name === TTL_ATTRIBUTE) return;
-      throw new ValidationError("Table has TTL on another attribute", [
-        {
-          path: ["tableName"],
-          message: `${tableName} expires items by "${name}"; these stores need "${TTL_ATTRIBUTE}"`,
-        },
-      ]);
-    }
-    try {
-      await this.client.send("UpdateTimeToLive", {
-        TableName: tableName,
-        TimeToLiveSpecification: { Enabled: true, AttributeName: TTL_ATTRIBUTE },
-      });
-    } catch (error) {
-      // Enabled concurrently by another process.
-      if (!isServiceErrorCode(error, "ValidationException")) throw error;
-    }
+    if (status !== "ENABLED" && status !== "ENABLING") return false;
+    if (name === TTL_ATTRIBUTE) return true;
+    throw new ValidationError("Table has TTL on another attribute", [
+      {
+        path: ["tableName"],
+        message: `${tableName} expires items by "${name}"; these stores need "${TTL_ATTRIBUTE}"`,
+      },
+    ]);
   }
 }
 
