@@ -292,6 +292,19 @@ describe("CommandBus", () => {
     expect(await bus.execute("Add", { a: 1, b: 2 }, { id: "cmd-1", metadata: {}, signal: controller.signal })).toBe(3);
   });
 
+  test("execute takes null options as none, as save, update, subscribe and the bus options do", async () => {
+    const bus = new CommandBus<Commands>();
+    let seen: Message | undefined;
+    bus.register("Add", ({ a, b }, message) => {
+      seen = message;
+      return a + b;
+    });
+    expect(await bus.execute("Add", { a: 1, b: 2 }, null)).toBe(3);
+    expect(seen?.metadata).toEqual({});
+    expect(isUlid(seen?.id ?? "")).toBe(true);
+    expect(seen?.signal).toBeUndefined();
+  });
+
   test("before and after refuse a hook that is not a function; null options are no options", async () => {
     expect(() => new CommandBus().before(42 as never)).toThrow(ValidationError);
     expect(() => new CommandBus().after("x" as never)).toThrow(ValidationError);

@@ -257,7 +257,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   execute<T extends keyof M & string>(
     type: T,
     payload: PayloadOf<M, T>,
-    options?: ExecuteOptions,
+    options?: ExecuteOptions | null,
   ): Promise<ResultOf<M, T>> {
     // Nothing registered with OpenTelemetry (the usual case): no span, no timer, one property read.
     if (otelUnregistered() && !ownMeterProvider()) return this.#execute(type, payload, options);
@@ -280,7 +280,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
     tracer: Tracer,
     type: T,
     payload: PayloadOf<M, T>,
-    options: ExecuteOptions | undefined,
+    options: ExecuteOptions | null | undefined,
   ): Promise<ResultOf<M, T>> {
     // An unregistered type is whatever a caller sent: it stays out of the span name (bounded names).
     const registration = this.#handlers.get(type);
@@ -309,7 +309,7 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
   #execute<T extends keyof M & string>(
     type: T,
     payload: PayloadOf<M, T>,
-    options?: ExecuteOptions,
+    options?: ExecuteOptions | null,
   ): Promise<ResultOf<M, T>> {
     let registration: Registration | undefined;
     let message: Message;
@@ -319,7 +319,8 @@ export abstract class MessageBus<M extends MessageMap = MessageMap> {
         assertTypeName(type, `${this.#kind} type`);
         throw new HandlerNotFoundError(this.#kind, type, { registered: [...this.#handlers.keys()] });
       }
-      if (options !== undefined) assertExecuteOptions(options);
+      // null is no options, as it is for save, update, subscriptions and the buses' own options.
+      if (options != null) assertExecuteOptions(options);
       message = new DispatchedMessage(
         this.#kind,
         type,
