@@ -1,7 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { isEventCorruptError, isEventFlowsError } from "../../src/index.js";
-import { bunSqliteDriver, SqliteEventStore } from "./index.js";
+import { bunSqliteDriver, DurableObjectEventStore, handleEventStoreRequest, SqliteEventStore } from "./index.js";
 
 /** What a read threw, or undefined when it read through. */
 async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
@@ -33,6 +33,46 @@ describe("SQLite rows another tool wrote", () => {
           expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: "Order-1", version: 2 });
           expect(error.message).toContain(column);
           expect(`${error.message} ${String(error.cause)}`).not.toContain("4111");
+        }
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  // Valid JSON or text that still is no event: what the DynamoDB store refuses as EVENT_CORRUPT too.
+  const notEvents: readonly (readonly [string, string, string])[] = [
+    ["metadata that is JSON null", "metadata = 'null'", "metadata"],
+    ["metadata that is an array", "metadata = '[1]'", "metadata"],
+    ["metadata that is a string", `metadata = '"4111 1111"'`, "metadata"],
+    ["an empty type", "type = ''", "type"],
+    ["an empty event id", "id = ''", "id"],
+    ["an empty time", "timestamp = ''", "time"],
+    ["a version that is not an integer", "version = '2x'", "version"],
+  ];
+  for (const [what, assignment, named] of notEvents) {
+    test(`${what} fails every read, through a Durable Object's client too, with an EventCorruptError naming the stream, not the text`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+        await store.migrate();
+        await store.appendToStream("Order-1", [
+          { type: "Placed", data: { n: 1 } },
+          { type: "Paid", data: { n: 2 } },
+        ]);
+        db.run(`UPDATE eventflows_events SET ${assignment} WHERE position = 2`);
+        // The object's client checks the answer's shape: it got BAD_REPLY for a version that was not one.
+        const client = new DurableObjectEventStore({
+          stub: { fetch: (url, init) => handleEventStoreRequest(store, new Request(url, init)) },
+        });
+        const reads = [() => store.readStream("Order-1"), () => store.readAll(), () => client.readAll()];
+        for (const read of reads) {
+          const error = (await readError(read)) as Error & Record<string, unknown>;
+          expect(isEventCorruptError(error)).toBe(true);
+          expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: "Order-1" });
+          expect(Number.isInteger(error.version)).toBe(true);
+          expect(error.message).toContain(named);
+          expect(error.message).not.toContain("4111");
         }
       } finally {
         db.close();
