@@ -1,7 +1,13 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { isEventCorruptError, isEventFlowsError } from "../../src/index.js";
-import { bunSqliteDriver, DurableObjectEventStore, handleEventStoreRequest, SqliteEventStore } from "./index.js";
+import {
+  bunSqliteDriver,
+  DurableObjectEventStore,
+  handleEventStoreRequest,
+  SqliteCheckpointStore,
+  SqliteEventStore,
+} from "./index.js";
 
 /** What a read threw, or undefined when it read through. */
 async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
@@ -74,6 +80,29 @@ describe("SQLite rows another tool wrote", () => {
           expect(error.message).toContain(named);
           expect(error.message).not.toContain("4111");
         }
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  // SQLite's INTEGER column keeps text it cannot read as a number, and a REAL as it is: the load
+  // answered NaN or 2.5, which a runner then reported as its own invalid "after".
+  for (const stored of ["'12abc'", "2.5", "9007199254740993"]) {
+    test(`a checkpoint stored as ${stored} fails its load with a ServiceError CHECKPOINT_CORRUPT, not a position`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const driver = bunSqliteDriver(db);
+        await new SqliteEventStore({ driver }).migrate();
+        const checkpoints = new SqliteCheckpointStore({ driver });
+        await checkpoints.store("projection:orders", 2);
+        db.run(`UPDATE eventflows_checkpoints SET position = ${stored}`);
+        const error = await checkpoints.load("projection:orders").then(
+          (position) => position,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "SQLite", serviceCode: "CHECKPOINT_CORRUPT" });
+        expect(String((error as Error).message)).not.toContain("12abc");
       } finally {
         db.close();
       }
