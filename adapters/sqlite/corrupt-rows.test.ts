@@ -7,6 +7,7 @@ import {
   handleEventStoreRequest,
   SqliteCheckpointStore,
   SqliteEventStore,
+  SqliteSnapshotStore,
 } from "./index.js";
 
 /** What a read threw, or undefined when it read through. */
@@ -103,6 +104,28 @@ describe("SQLite rows another tool wrote", () => {
         );
         expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "SQLite", serviceCode: "CHECKPOINT_CORRUPT" });
         expect(String((error as Error).message)).not.toContain("12abc");
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  // A schema version that is no integer compared as neither older nor current: a repository took the
+  // snapshot for a newer deployment's and never replaced it, replaying the whole stream on every load.
+  for (const stored of ["'v2'", "1.5"]) {
+    test(`a snapshot whose schema version is stored as ${stored} is a SnapshotCorruptError`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const driver = bunSqliteDriver(db);
+        await new SqliteEventStore({ driver }).migrate();
+        const snapshots = new SqliteSnapshotStore({ driver });
+        await snapshots.save({ streamId: "Order-1", version: 2, state: { n: 1 } });
+        db.run(`UPDATE eventflows_snapshots SET schema_version = ${stored}`);
+        const error = await snapshots.load("Order-1").then(
+          (snapshot) => snapshot,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
       } finally {
         db.close();
       }
