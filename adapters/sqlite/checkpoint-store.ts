@@ -1,7 +1,7 @@
-import { CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
+import { CheckpointStore, checkpointConflict, ServiceError, ValidationError } from "../../src/index.js";
 import { driverIssues, type SqliteDriver } from "./driver.js";
 import { textIssues } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
 
@@ -44,7 +44,7 @@ export class SqliteCheckpointStore extends CheckpointStore {
     assertStorable(id);
     return guard("loadCheckpoint", this.#driver.name, async () => {
       const [row] = await this.#driver.all(`SELECT position FROM ${this.#table} WHERE id = ?`, [id]);
-      return row === undefined ? undefined : Number(row.position);
+      return row === undefined ? undefined : storedPosition(row.position);
     });
   }
 
@@ -82,4 +82,20 @@ ON CONFLICT (id) DO UPDATE SET position = excluded.position, updated_at = exclud
 function assertStorable(id: string): void {
   const issues = textIssues(id, []);
   if (issues.length > 0) throw new ValidationError("Invalid checkpoint id", issues);
+}
+
+/**
+ * SQLite's INTEGER column keeps text it cannot read as a number, and a REAL as it is (another tool
+ * wrote the row): a ServiceError saying so, rather than NaN or 2.5 for a runner to resume from.
+ */
+function storedPosition(value: unknown): number {
+  const position = Number(value);
+  if (Number.isSafeInteger(position) && position >= 0) return position;
+  throw new ServiceError(
+    SERVICE,
+    "loadCheckpoint",
+    "CHECKPOINT_CORRUPT",
+    false,
+    "a stored checkpoint is not a position (a row another tool wrote): repair or delete it",
+  );
 }

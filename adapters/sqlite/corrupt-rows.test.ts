@@ -1,7 +1,14 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { isEventCorruptError, isEventFlowsError } from "../../src/index.js";
-import { bunSqliteDriver, SqliteEventStore } from "./index.js";
+import {
+  bunSqliteDriver,
+  DurableObjectEventStore,
+  handleEventStoreRequest,
+  SqliteCheckpointStore,
+  SqliteEventStore,
+  SqliteSnapshotStore,
+} from "./index.js";
 
 /** What a read threw, or undefined when it read through. */
 async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
@@ -34,6 +41,91 @@ describe("SQLite rows another tool wrote", () => {
           expect(error.message).toContain(column);
           expect(`${error.message} ${String(error.cause)}`).not.toContain("4111");
         }
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  // Valid JSON or text that still is no event: what the DynamoDB store refuses as EVENT_CORRUPT too.
+  const notEvents: readonly (readonly [string, string, string])[] = [
+    ["metadata that is JSON null", "metadata = 'null'", "metadata"],
+    ["metadata that is an array", "metadata = '[1]'", "metadata"],
+    ["metadata that is a string", `metadata = '"4111 1111"'`, "metadata"],
+    ["an empty type", "type = ''", "type"],
+    ["an empty event id", "id = ''", "id"],
+    ["an empty time", "timestamp = ''", "time"],
+    ["a version that is not an integer", "version = '2x'", "version"],
+  ];
+  for (const [what, assignment, named] of notEvents) {
+    test(`${what} fails every read, through a Durable Object's client too, with an EventCorruptError naming the stream, not the text`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+        await store.migrate();
+        await store.appendToStream("Order-1", [
+          { type: "Placed", data: { n: 1 } },
+          { type: "Paid", data: { n: 2 } },
+        ]);
+        db.run(`UPDATE eventflows_events SET ${assignment} WHERE position = 2`);
+        // The object's client checks the answer's shape: it got BAD_REPLY for a version that was not one.
+        const client = new DurableObjectEventStore({
+          stub: { fetch: (url, init) => handleEventStoreRequest(store, new Request(url, init)) },
+        });
+        const reads = [() => store.readStream("Order-1"), () => store.readAll(), () => client.readAll()];
+        for (const read of reads) {
+          const error = (await readError(read)) as Error & Record<string, unknown>;
+          expect(isEventCorruptError(error)).toBe(true);
+          expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: "Order-1" });
+          expect(Number.isInteger(error.version)).toBe(true);
+          expect(error.message).toContain(named);
+          expect(error.message).not.toContain("4111");
+        }
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  // SQLite's INTEGER column keeps text it cannot read as a number, and a REAL as it is: the load
+  // answered NaN or 2.5, which a runner then reported as its own invalid "after".
+  for (const stored of ["'12abc'", "2.5", "9007199254740993"]) {
+    test(`a checkpoint stored as ${stored} fails its load with a ServiceError CHECKPOINT_CORRUPT, not a position`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const driver = bunSqliteDriver(db);
+        await new SqliteEventStore({ driver }).migrate();
+        const checkpoints = new SqliteCheckpointStore({ driver });
+        await checkpoints.store("projection:orders", 2);
+        db.run(`UPDATE eventflows_checkpoints SET position = ${stored}`);
+        const error = await checkpoints.load("projection:orders").then(
+          (position) => position,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "SQLite", serviceCode: "CHECKPOINT_CORRUPT" });
+        expect(String((error as Error).message)).not.toContain("12abc");
+      } finally {
+        db.close();
+      }
+    });
+  }
+
+  // A schema version that is no integer compared as neither older nor current: a repository took the
+  // snapshot for a newer deployment's and never replaced it, replaying the whole stream on every load.
+  for (const stored of ["'v2'", "1.5"]) {
+    test(`a snapshot whose schema version is stored as ${stored} is a SnapshotCorruptError`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const driver = bunSqliteDriver(db);
+        await new SqliteEventStore({ driver }).migrate();
+        const snapshots = new SqliteSnapshotStore({ driver });
+        await snapshots.save({ streamId: "Order-1", version: 2, state: { n: 1 } });
+        db.run(`UPDATE eventflows_snapshots SET schema_version = ${stored}`);
+        const error = await snapshots.load("Order-1").then(
+          (snapshot) => snapshot,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
       } finally {
         db.close();
       }

@@ -85,4 +85,21 @@ describe("d1TenantDatabases (stand-in binding objects)", () => {
       );
     }
   });
+
+  test("a Map, an array or a class instance as bindings is refused, not read as a map of no tenants", () => {
+    // A JavaScript Map has no own enumerable keys: taken as an object, it served no tenant at all.
+    class Bindings {
+      acme = "DB_ACME";
+    }
+    for (const bindings of [new Map([["acme", "DB_ACME"]]), ["DB_ACME"], new Bindings()]) {
+      expect(() => d1TenantDatabases({ env, bindings } as never)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.Validation,
+          issues: [expect.objectContaining({ path: ["bindings"] })],
+        }),
+      );
+    }
+    const nullPrototype = Object.assign(Object.create(null), { acme: "DB_ACME" });
+    expect(d1TenantDatabases({ env, bindings: nullPrototype }).knows("acme")).toBe(true);
+  });
 });

@@ -10,7 +10,7 @@ import {
 import { D1_MAX_BATCH_STATEMENTS, type D1DatabaseLike, d1Driver } from "./d1-driver.js";
 import type { SqliteDriver } from "./driver.js";
 
-/** Each tenant's D1 binding name: a map, or a function that answers `undefined` for a tenant not served. */
+/** Each tenant's D1 binding name: a plain object, or a function that answers `undefined` for a tenant not served. */
 export type D1TenantBindings = Readonly<Record<string, string>> | ((tenant: TenantId) => string | undefined);
 
 export interface D1TenantDatabasesOptions {
@@ -88,10 +88,12 @@ function optionIssues(options: D1TenantDatabasesOptions): Issue[] {
   }
   const { bindings } = options;
   if (typeof bindings === "function") return issues;
-  if (typeof bindings !== "object" || bindings === null) {
+  // A Map or an array would pass as an object of no (or numbered) tenants: only a plain object is a map here.
+  const prototype = typeof bindings === "object" && bindings !== null ? Object.getPrototypeOf(bindings) : undefined;
+  if (prototype !== Object.prototype && prototype !== null) {
     return [
       ...issues,
-      { path: ["bindings"], message: "bindings must be a map of tenant to binding name, or a function" },
+      { path: ["bindings"], message: "bindings must be a plain object of tenant to binding name, or a function" },
     ];
   }
   const owners = new Map<string, string>();

@@ -118,12 +118,18 @@ export function assertStorableStreamId(streamId: string): void {
 
 /**
  * A row of the events table (every column, as the statements select them) as an envelope.
- * @throws {EventCorruptError} its data or metadata is not JSON (a row another tool wrote).
+ * @throws {EventCorruptError} the row is no event (a row another tool wrote): data or metadata that is
+ *   not JSON, metadata that is no object, an empty id, type or time, a version that is no integer from 1.
  */
 export function fromRow(row: SqliteRow): EventEnvelope {
   const streamId = String(row.stream_id);
   const version = Number(row.version);
-  return {
+  // NOT NULL columns still take '' or '2x' from another tool: refused here, as the DynamoDB store
+  // refuses such items, rather than handed to a reader that breaks on them further away.
+  if (!Number.isSafeInteger(version) || version < 1) {
+    throw new EventCorruptError(streamId, 0, "its version is not an integer from 1");
+  }
+  const envelope = {
     id: String(row.id),
     type: String(row.type),
     streamId,
@@ -133,6 +139,17 @@ export function fromRow(row: SqliteRow): EventEnvelope {
     data: storedJson(row.data, "data", streamId, version),
     metadata: storedJson(row.metadata, "metadata", streamId, version) as EventEnvelope["metadata"],
   };
+  const flaw = rowFlaw(envelope);
+  if (flaw !== undefined) throw new EventCorruptError(streamId, version, flaw);
+  return envelope;
+}
+
+function rowFlaw({ id, type, timestamp, metadata }: EventEnvelope): string | undefined {
+  if (id === "" || type === "" || timestamp === "")
+    return `it has no ${id === "" ? "id" : type === "" ? "type" : "time"}`;
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
+    return "its metadata is not an object";
+  return undefined;
 }
 
 function storedJson(text: unknown, what: string, streamId: string, version: number): unknown {

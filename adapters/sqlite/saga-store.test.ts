@@ -127,6 +127,45 @@ describe("SqliteSagaStore", () => {
     empty.close();
   });
 
+  test("a stored instance, timeout data or failure that is not JSON is a ServiceError SAGA_CORRUPT quoting none of it", async () => {
+    // Another tool wrote the row: the catch-all "the statement failed" (SQLITE_ERROR) said nothing true.
+    const own = new Database(":memory:");
+    const ownDriver = bunSqliteDriver(own);
+    await migrateSqlite(ownDriver);
+    const store = new SqliteSagaStore({ driver: ownDriver });
+    await store.commit(first("S"));
+    await store.recordFailure({
+      saga: "S",
+      key: "k",
+      eventId: "e",
+      eventType: "T",
+      error: "Error: m",
+      at: "2026-12-07T00:00:00.000Z",
+    });
+    own.run(`UPDATE eventflows_sagas SET state = '{"card": "4111 1111'`);
+    own.run(`UPDATE eventflows_saga_failures SET failure = '{"card": "4111 1111'`);
+    const claim = () => store.claimDueTimeouts({ now: 10, owner: "o", leaseMs: 1, limit: 1 });
+    const corrupt = async (calls: (() => Promise<unknown>)[]) => {
+      for (const call of calls) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toMatchObject({ service: "SQLite", serviceCode: "SAGA_CORRUPT", retryable: false });
+        expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toContain("4111");
+      }
+    };
+    await corrupt([() => store.load("S", "k"), () => store.list(), () => store.failures()]);
+    // A timeout's data. (An outbox entry is read through SQLite's json(), which fails the statement itself.)
+    await store.commit(
+      first("T", {
+        schedule: [
+          { id: sagaTimeoutId("T", "k", "due", 1), saga: "T", key: "k", name: "due", dueAt: 1, data: { n: 1 } },
+        ],
+      }),
+    );
+    own.run(`UPDATE eventflows_saga_timeouts SET data = '{"card": "4111 1111'`);
+    await corrupt([claim]);
+    own.close();
+  });
+
   test("bad options are a ValidationError naming them", () => {
     const issues = (make: () => unknown) => {
       try {

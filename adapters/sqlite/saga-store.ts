@@ -12,13 +12,14 @@ import {
   SagaStore,
   type SagaStoreOptions,
   type SagaTimeout,
+  ServiceError,
   sagaConflict,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
 import { driverIssues, type SqliteDriver, type SqliteRow, type SqliteStatement, type SqliteValue } from "./driver.js";
 import { SQLITE_MAX_VALUE_BYTES } from "./encode.js";
-import { guard } from "./errors.js";
+import { guard, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 
 export interface SqliteSagaStoreOptions extends SqliteNameOptions, SagaStoreOptions {
@@ -337,7 +338,16 @@ RETURNING id, saga, key, name, due_at, data`,
   }
 
   #run<T>(operation: string, work: (driver: SqliteDriver) => Promise<T>): Promise<T> {
-    return guard(operation, this.#driver.name, () => work(this.#driver));
+    return guard(operation, this.#driver.name, async () => {
+      try {
+        return await work(this.#driver);
+      } catch (error) {
+        // Only JSON.parse of a stored value throws a SyntaxError here: a row another tool wrote. Said
+        // so, without the parser's message (it quotes the text), not as the catch-all "the statement failed".
+        if (!(error instanceof SyntaxError)) throw error;
+        throw new ServiceError(SERVICE, operation, "SAGA_CORRUPT", false, CORRUPT_MESSAGE);
+      }
+    });
   }
 
   #selectRecords(): string {
@@ -350,6 +360,9 @@ RETURNING id, saga, key, name, due_at, data`,
 FROM ${this.#n.sagas} AS s`;
   }
 }
+
+const CORRUPT_MESSAGE =
+  "a stored saga instance, timeout or failure is not JSON (a row another tool wrote): repair or delete it";
 
 function toRecord(row: SqliteRow): SagaRecord {
   return {

@@ -93,10 +93,16 @@ ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = excluded.schema_
     );
     if (row === undefined) return undefined;
     const version = Number(row.version);
+    const schemaVersion = Number(row.schema_version);
+    // The column keeps text or a fraction another tool wrote; compared as neither older nor current, it
+    // would pass for a newer deployment's snapshot, which a repository never replaces.
+    if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 0) {
+      throw new SnapshotCorruptError(streamId, version, "its schema version is not an integer from 0");
+    }
     return {
       streamId,
       version,
-      schemaVersion: Number(row.schema_version),
+      schemaVersion,
       encoding: String(row.encoding),
       payload: bytesOf(row.payload, streamId, version),
       createdAt: String(row.created_at),
