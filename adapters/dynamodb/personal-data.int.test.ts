@@ -106,6 +106,22 @@ describe("crypto-shredding on DynamoDB", () => {
     });
   });
 
+  test("a subject's item altered so that it holds no Binary key (wk as text, or no wk and no tombstone) is key-unwrap, not unknown", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey, cacheSize: 0 });
+    const subject = `altered-${ulid()}`;
+    await keys.createOrGet(subject);
+    const key = {
+      [keys.layout.partitionKey]: { S: SUBJECT_KEY_PARTITION_PREFIX + subject },
+      [keys.layout.sortKey]: { N: "0" },
+    };
+    for (const altered of [{ wk: { S: "not a key" } }, {}]) {
+      await keys.client.send("PutItem", { TableName: table.tableName, Item: { ...key, ...altered } });
+      // "unknown" would claim no key was ever made for the subject: its events' reads would name no fault of the store.
+      await expect(keys.get(subject)).rejects.toMatchObject({ reason: "key-unwrap", subjectId: subject });
+      await expect(keys.createOrGet(subject)).rejects.toMatchObject({ reason: "key-unwrap", subjectId: subject });
+    }
+  });
+
   test("deleting a subject again, through this instance or another, keeps the tombstone's time of the erasure", async () => {
     const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
     const subject = `twice-${ulid()}`;
