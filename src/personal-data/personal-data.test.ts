@@ -128,6 +128,22 @@ describe("crypto-shredding on an event store", () => {
     });
   });
 
+  test("a copy of raw reads, appended through a store without personalData with ids and types kept, reads decrypted through one with it", async () => {
+    const { store, backing, personal } = setup();
+    await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+    const raw = await collect(backing.readAll({ raw: true }));
+    const copy = raw.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }));
+    // A store with personalData takes no $personal key of an event's own.
+    const refused = await new StoreView(new InMemoryEventStore(), { personalData: personal })
+      .appendToStream("Customer-c1", copy)
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: ErrorCode.Validation });
+    const target = new InMemoryEventStore();
+    await target.appendToStream("Customer-c1", copy);
+    const [read] = await collect(new StoreView(target, { personalData: personal }).readStream("Customer-c1"));
+    expect((read?.data as { email?: string } | undefined)?.email).toBe("ada@example.com");
+  });
+
   test("appending personal data of an erased subject is refused and writes nothing", async () => {
     const { store, keys, backing } = setup();
     await keys.delete("c1");
