@@ -10,6 +10,7 @@ import {
   InMemoryEventStore,
   InMemorySnapshotStore,
   InMemorySubjectKeyStore,
+  isValidationError,
   type PendingEvent,
   personalData,
   type SubjectKeyLookup,
@@ -525,6 +526,29 @@ describe("crypto-shredding on an event store", () => {
         /__proto__/,
       );
     }
+  });
+
+  test("a key the options or a rule do not take, and a snapshot category holding '-', are refused by path", () => {
+    const keys = new InMemorySubjectKeyStore();
+    const rule = { fields: ["email"], subject: () => "s" };
+    const paths = (options: unknown) => {
+      try {
+        personalData(options as never);
+      } catch (e) {
+        return isValidationError(e) ? e.issues.map((issue) => issue.path) : "untyped";
+      }
+      return "accepted";
+    };
+    // A misspelt snapshots left the category's snapshots in plaintext without a word.
+    expect(paths({ keys, snapshot: { Customer: rule } })).toEqual([["snapshot"]]);
+    expect(paths({ keys, events: { T: { ...rule, subjet: () => "s" } } })).toEqual([["events", "T", "subjet"]]);
+    expect(paths({ keys, snapshots: { Customer: { ...rule, field: ["name"] } } })).toEqual([
+      ["snapshots", "Customer", "field"],
+    ]);
+    // A category ends at a stream id's first "-": "Customer-eu" would match no snapshot's stream.
+    expect(paths({ keys, snapshots: { "Customer-eu": rule } })).toEqual([["snapshots", "Customer-eu"]]);
+    // Event types may hold "-": they are no categories.
+    expect(paths({ keys, events: { "customer-registered": rule }, snapshots: { Customer: rule } })).toBe("accepted");
   });
 });
 

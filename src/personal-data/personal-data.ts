@@ -1,9 +1,9 @@
 import { type Issue, PersonalDataError, ValidationError } from "../errors.js";
 import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
-import { categoryOf } from "../events/stream.js";
+import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
 import { setOwn } from "../internal/json.js";
-import { isName, kindOf } from "../internal/validate.js";
+import { isName, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import {
   type CompactMarker,
   checkedMarker,
@@ -111,7 +111,8 @@ export class PersonalData {
   readonly #compact: boolean;
 
   constructor(options: PersonalDataOptions) {
-    const issues: Issue[] = [];
+    // A misspelt snapshots would leave the category's snapshots in plaintext without a word.
+    const issues: Issue[] = unknownKeyIssues(options, OPTION_KEYS);
     if (!(options?.keys instanceof SubjectKeyStore)) {
       issues.push({ path: ["keys"], message: `keys must be a SubjectKeyStore, got ${kindOf(options?.keys)}` });
     }
@@ -755,6 +756,9 @@ function valueAt(root: unknown, path: FieldPath): unknown {
   return at;
 }
 
+const OPTION_KEYS = ["keys", "events", "snapshots", "format"];
+const RULE_KEYS = ["fields", "subject"];
+
 function rules<Input>(
   declared: { readonly [name: string]: PersonalFields<Input> | undefined },
   where: string,
@@ -767,6 +771,10 @@ function rules<Input>(
   }
   for (const [name, rule] of Object.entries(declared)) {
     if (rule === undefined) continue;
+    // A snapshot's category ends at its stream id's first "-": a name holding one would match no snapshot.
+    const separator = where === "snapshots" ? categorySeparatorIssue(name) : undefined;
+    if (separator !== undefined) issues.push({ path: [where, name], message: separator });
+    issues.push(...unknownKeyIssues(rule, RULE_KEYS, [where, name]));
     const fields = rule?.fields;
     if (!Array.isArray(fields) || fields.length === 0) {
       issues.push({ path: [where, name, "fields"], message: "fields must be a non-empty array of dotted paths" });
