@@ -145,6 +145,31 @@ describe("crypto-shredding on an event store", () => {
     expect((read?.data as { email?: string } | undefined)?.email).toBe("ada@example.com");
   });
 
+  test("a stream change's metadata with personalDataErased is refused by a store with personalData, as an append's is", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({ keys, events: { T: { fields: ["email"], subject: () => "s" } } });
+    for (const store of [
+      new InMemoryEventStore({ personalData: personal }),
+      new StoreView(new InMemoryEventStore(), { personalData: personal }),
+    ]) {
+      await store.appendToStream("C-1", [{ type: "T", data: { email: "ada@example.com" } }]);
+      const metadata = { [ERASED_FIELDS_METADATA]: ["email"] };
+      for (const change of [
+        () => store.deleteStream("C-1", { metadata }),
+        () => store.truncateStream("C-1", { before: 1, metadata }),
+        () => store.deleteStream("C-1", { mode: "hard", metadata }),
+      ]) {
+        const refused = await change().catch((e: unknown) => e);
+        expect(isValidationError(refused) && refused.issues.map((issue) => issue.path)).toEqual([
+          ["metadata", ERASED_FIELDS_METADATA],
+        ]);
+      }
+      // Nothing was written: the stream reads as before, and $streams holds no lifecycle event.
+      expect(await collect(store.readStream("$streams"))).toEqual([]);
+      expect((await collect(store.readStream("C-1"))).length).toBe(1);
+    }
+  });
+
   test("appending personal data of an erased subject is refused and writes nothing", async () => {
     const { store, keys, backing } = setup();
     await keys.delete("c1");

@@ -128,6 +128,15 @@ export class PersonalData {
   }
 
   /**
+   * Refuses the metadata of a stream change (`deleteStream`, `restoreStream`, `truncateStream`) that holds the
+   * erased-fields list: its `$stream-*` event is appended as any event is.
+   * @throws {ValidationError} at `["metadata", "personalDataErased"]`.
+   */
+  checkChangeMetadata(metadata: unknown): void {
+    assertNoErasedList(metadata, ["metadata"]);
+  }
+
+  /**
    * The events with their personal fields encrypted; nothing is written when a key cannot be had. The
    * events are encrypted concurrently: Web Crypto calls in flight together share their per-call cost.
    */
@@ -135,7 +144,7 @@ export class PersonalData {
     const rules = this.#events;
     for (let i = 0; i < events.length; i++) {
       assertNoMarker((events[i] as PendingEvent).data, i, "data");
-      assertNoErasedList((events[i] as PendingEvent).metadata, i);
+      assertNoErasedList((events[i] as PendingEvent).metadata, [i, "metadata"]);
     }
     // Every event is started before any is awaited; a promise is waited for only where a key needs one
     // (a cached synchronous key seals at once, and no promise is made for its event).
@@ -542,11 +551,11 @@ function subjectOf<Input>(rule: Rule<Input>, input: Input, at: readonly (string 
  * The erased-fields list is the reader's word that fields were erased: appended by the caller, it would
  * read as an erasure that never happened (and say so of fields that read in full). Refused on the way in.
  */
-function assertNoErasedList(metadata: unknown, index: number): void {
+function assertNoErasedList(metadata: unknown, at: readonly (string | number)[]): void {
   if (typeof metadata === "object" && metadata !== null && Object.hasOwn(metadata, ERASED_FIELDS_METADATA)) {
     throw new ValidationError(`The metadata key "${ERASED_FIELDS_METADATA}" is reserved by personal data`, [
       {
-        path: [index, "metadata", ERASED_FIELDS_METADATA],
+        path: [...at, ERASED_FIELDS_METADATA],
         message: `"${ERASED_FIELDS_METADATA}" is set by reads, for the fields of an erased subject`,
       },
     ]);
