@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { AwsClient } from "aws4fetch";
-import { ERASED_FIELDS_METADATA, ErrorCode, ProjectionRunner, ulid } from "../../src/index.js";
+import { ERASED_FIELDS_METADATA, ErrorCode, ProjectionRunner, rebuildProjection, ulid } from "../../src/index.js";
 import { collect, registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
 import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import {
@@ -106,6 +106,22 @@ describe("crypto-shredding on DynamoDB", () => {
     });
   });
 
+  test("a subject's item altered so that it holds no Binary key (wk as text, or no wk and no tombstone) is key-unwrap, not unknown", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey, cacheSize: 0 });
+    const subject = `altered-${ulid()}`;
+    await keys.createOrGet(subject);
+    const key = {
+      [keys.layout.partitionKey]: { S: SUBJECT_KEY_PARTITION_PREFIX + subject },
+      [keys.layout.sortKey]: { N: "0" },
+    };
+    for (const altered of [{ wk: { S: "not a key" } }, {}]) {
+      await keys.client.send("PutItem", { TableName: table.tableName, Item: { ...key, ...altered } });
+      // "unknown" would claim no key was ever made for the subject: its events' reads would name no fault of the store.
+      await expect(keys.get(subject)).rejects.toMatchObject({ reason: "key-unwrap", subjectId: subject });
+      await expect(keys.createOrGet(subject)).rejects.toMatchObject({ reason: "key-unwrap", subjectId: subject });
+    }
+  });
+
   test("deleting a subject again, through this instance or another, keeps the tombstone's time of the erasure", async () => {
     const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
     const subject = `twice-${ulid()}`;
@@ -173,7 +189,7 @@ describe("crypto-shredding on DynamoDB", () => {
     expect(leaks(await scanTable(), erased)).toContain(secretsOf(erased).email); // the read model, before erasure
 
     await keys.delete(erased);
-    // DynamoDB read models have no blue-green rebuild: a projection run from the start rewrites the documents.
+    // A projection run from the start under a new name rewrites the documents (the runbook's rebuild: below).
     await project(`directory-${ulid()}`);
 
     const scan = await scanTable();
@@ -187,5 +203,44 @@ describe("crypto-shredding on DynamoDB", () => {
     expect(history[1]?.metadata[ERASED_FIELDS_METADATA]).toEqual(["address.street"]);
     expect(await readModels.get("directory", erased)).toEqual({ email: null, name: null, tier: "gold", street: null });
     expect((await snapshots.load(`Customer-${erased}`))?.state).toEqual({ email: null, name: null, visits: 2 });
+  }, 60_000);
+
+  test("the runbook's step 2: after rebuildProjection, purgeRetiredGenerations with an olderThanMs the swap has passed leaves no plaintext", async () => {
+    const keys = new DynamoDbSubjectKeyStore({ ...table.options, masterKey });
+    const store = new DynamoDbEventStore({ ...table.options, personalData: customerPersonalData(keys) });
+    const readModels = new DynamoDbReadModelStore(table.options);
+    const [erased, kept] = [`ada${ulid()}`, `bob${ulid()}`];
+    for (const customer of [erased, kept])
+      await store.appendToStream(`Customer-${customer}`, customerHistory(customer));
+    const directory = directoryProjection(`runbook-${ulid()}`);
+    await new ProjectionRunner({ projection: directory, eventStore: store, readModels }).catchUp();
+
+    await keys.delete(erased);
+    const rebuilt = await rebuildProjection({
+      projection: directory,
+      eventStore: store,
+      readModels,
+      collections: ["directory"],
+    });
+    expect(rebuilt.swapped).toBe(true);
+    expect(await readModels.get("directory", erased)).toEqual({ email: null, name: null, tier: "gold", street: null });
+    // A generation retired more recently than olderThanMs is not taken, and the answer is done all the same: the
+    // old documents, the subject's plaintext with them, are still in the table.
+    expect(await readModels.purgeRetiredGenerations({ olderThanMs: 3_600_000 })).toMatchObject({
+      deleted: 0,
+      done: true,
+    });
+    expect(leaks(await scanTable(), erased)).not.toEqual([]);
+
+    let purge: { deleted: number; done: boolean };
+    let deleted = 0;
+    do {
+      purge = await readModels.purgeRetiredGenerations({ olderThanMs: 0 });
+      deleted += purge.deleted;
+    } while (!purge.done);
+    expect(deleted).toBeGreaterThan(0);
+    const scan = await scanTable();
+    expect(leaks(scan, erased)).toEqual([]);
+    expect(leaks(scan, kept)).toContain(secretsOf(kept).email); // the control: the live generation holds bob's
   }, 60_000);
 });

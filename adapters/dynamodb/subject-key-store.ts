@@ -3,6 +3,7 @@ import {
   type Issue,
   masterKeyIssues,
   newSubjectKey,
+  PersonalDataError,
   SUBJECT_KEY_STORE_OPTIONS,
   type SubjectKeyLookup,
   SubjectKeyStore,
@@ -113,7 +114,8 @@ export class DynamoDbSubjectKeyStore extends SubjectKeyStore {
     if (item === undefined) return { status: "unknown" };
     if (readString(item, ERASED) !== undefined) return { status: "erased" };
     const wrapped = (item[WRAPPED] as { B?: unknown } | undefined)?.B;
-    if (typeof wrapped !== "string") return { status: "unknown" };
+    // This store writes an item with the key or a tombstone: one with neither holds a key that does not unwrap.
+    if (typeof wrapped !== "string") throw new PersonalDataError("key-unwrap", subjectId, undefined);
     return { status: "active", key: await unwrapSubjectKey(this.#masterKey, subjectId, fromBase64(wrapped)) };
   }
 

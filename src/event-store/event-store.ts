@@ -746,6 +746,7 @@ export abstract class EventStore {
     const expectedVersion = expected ?? "any";
     assertExpectedVersion(expectedVersion);
     if (this.capabilities.streamDeletion !== true) throw new StreamDeletionNotSupportedError(this.constructor.name);
+    this.personalData?.checkChangeMetadata(metadata);
     const change = newStreamChange(kind, streamId, expectedVersion, before, metadata);
     const commit = await this.commitStreamChange(change);
     const base = { streamId, operation: kind, version: commit.version, removed: commit.removed };

@@ -1,6 +1,6 @@
 import { type EventFlowsError, type Issue, isEventFlowsError, ValidationError } from "../errors.js";
-import { categoryOf } from "../events/stream.js";
-import { kindOf } from "../internal/validate.js";
+import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
+import { assertKnownOptions, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { throwIfAborted } from "../projections/progress.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
 import type { EventStore } from "./event-store.js";
@@ -21,8 +21,11 @@ export interface RetentionRule {
 export type RetentionPolicies = Readonly<Record<string, RetentionRule>>;
 
 /**
- * Declares retention rules per category, checked once here.
- * @throws {ValidationError} a rule with neither limit, or a limit that is not a positive integer.
+ * Declares retention rules per category, checked once here (and again by {@link applyRetention}, for policies written
+ * as a literal).
+ * @throws {ValidationError} a rule with neither limit, a limit that is not a positive integer, a key a rule does not
+ * take (a misspelt `maxAgeMS` beside `keepLast` would keep expired streams for good), or a category that is a `$`
+ * system stream or holds a `-` (a category ends at a stream id's first `-`: it would match no stream).
  */
 export function retention(policies: Record<string, RetentionRule>): RetentionPolicies {
   const issues: Issue[] = [];
@@ -35,10 +38,13 @@ export function retention(policies: Record<string, RetentionRule>): RetentionPol
     if (category === "" || category.startsWith("$")) {
       issues.push({ path: [category], message: "a category is a non-empty name, not a $ system stream" });
     }
+    const separator = categorySeparatorIssue(category);
+    if (separator !== undefined) issues.push({ path: [category], message: separator });
     if (typeof rule !== "object" || rule === null) {
       issues.push({ path: [category], message: `a rule is an object, got ${kindOf(rule)}` });
       continue;
     }
+    issues.push(...unknownKeyIssues(rule, RULE_KEYS, [category]));
     if (rule.maxAgeMs === undefined && rule.keepLast === undefined) {
       issues.push({ path: [category], message: "a rule needs maxAgeMs, keepLast or both" });
     }
@@ -50,8 +56,14 @@ export function retention(policies: Record<string, RetentionRule>): RetentionPol
     }
   }
   if (issues.length > 0) throw new ValidationError("Invalid retention policies", issues);
-  return Object.freeze(Object.fromEntries(Object.entries(policies).map(([c, r]) => [c, Object.freeze({ ...r })])));
+  // Without a prototype: a stream's category is looked up here, and `constructor-1`'s must find no rule.
+  const checked: Record<string, RetentionRule> = Object.create(null);
+  for (const [category, rule] of Object.entries(policies)) checked[category] = Object.freeze({ ...rule });
+  return Object.freeze(checked);
 }
+
+const RULE_KEYS = ["maxAgeMs", "keepLast"];
+const APPLY_OPTIONS = ["store", "policies", "snapshots", "now", "signal"];
 
 export interface ApplyRetentionOptions {
   readonly store: EventStore;
@@ -93,11 +105,15 @@ interface StreamSummary {
  * saw as the expected version: a stream appended to meanwhile is skipped (`CONCURRENCY_CONFLICT`)
  * and taken up by the next run. Streams of other categories and the `$` system streams are never
  * touched. Running it again right away changes nothing.
+ * @throws {ValidationError} an option it does not take, or policies {@link retention} refuses.
  * @throws {StreamDeletionNotSupportedError} the store has no stream deletion.
  * @throws {AbortedError} `signal` fired; the changes made before it stay made.
  */
 export async function applyRetention(options: ApplyRetentionOptions): Promise<RetentionReport> {
-  const { store, policies, snapshots, signal } = options;
+  // A misspelt `snapshots` would hard-delete streams and leave their snapshots, personal data included.
+  assertKnownOptions(options, APPLY_OPTIONS, "retention options");
+  const { store, snapshots, signal } = options;
+  const policies = retention(options.policies);
   const now = (options.now ?? new Date()).getTime();
   const streams = await summarize(store, policies, signal);
   const deleted: StreamChangeResult[] = [];

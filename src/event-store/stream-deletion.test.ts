@@ -68,6 +68,52 @@ describe("retention", () => {
     }
   });
 
+  test("refuses a rule's key it does not take, a category that holds a '-', and options applyRetention does not take", async () => {
+    // A misspelt limit beside a valid one was dropped: the streams it should expire were kept for good.
+    const issues = (bad: unknown) => {
+      try {
+        retention(bad as never);
+      } catch (e) {
+        return isValidationError(e) ? e.issues.map((issue) => issue.path) : "untyped";
+      }
+      return "accepted";
+    };
+    expect(issues({ Session: { maxAgeMS: 1000, keepLast: 5 } })).toEqual([["Session", "maxAgeMS"]]);
+    // The category ends at a stream id's first "-": "Session-eu" is no category and would match no stream.
+    expect(issues({ "Session-eu": { keepLast: 5 } })).toEqual([["Session-eu"]]);
+
+    const store = new InMemoryEventStore();
+    const snapshots = new InMemorySnapshotStore();
+    await store.appendToStream("Session-1", [{ type: "A", data: {} }]);
+    await snapshots.save({ streamId: "Session-1", version: 1, state: { email: "ada@example.com" } });
+    const later = new Date(Date.now() + 5000);
+    // A misspelt snapshots option hard-deleted the stream and left its snapshots, personal data included.
+    const misspelt = await applyRetention({
+      store,
+      policies: retention({ Session: { maxAgeMs: 1000 } }),
+      snapshot: snapshots,
+      now: later,
+    } as never).catch((e: unknown) => e);
+    expect(isValidationError(misspelt) && misspelt.issues.map((issue) => issue.path)).toEqual([["snapshot"]]);
+    // Policies written as a literal, not through retention(), are checked the same way, before anything is read.
+    const literal = await applyRetention({
+      store,
+      policies: { Session: { maxAgeMS: 1000, keepLast: 5 } } as never,
+      now: later,
+    }).catch((e: unknown) => e);
+    expect(isValidationError(literal)).toBe(true);
+    expect(await store.getStreamVersion("Session-1")).toBe(1);
+    expect(await snapshots.load("Session-1")).toBeDefined();
+  });
+
+  test("a stream whose category is a name Object.prototype has (constructor, toString) is no stream of a rule", async () => {
+    const store = new InMemoryEventStore();
+    await store.appendToStream("constructor-1", [{ type: "A", data: {} }]);
+    await store.appendToStream("Long-1", [{ type: "A", data: {} }]);
+    const report = await applyRetention({ store, policies: retention({ Long: { keepLast: 1 } }) });
+    expect(report.scanned).toBe(1);
+  });
+
   test("deletes the snapshots of deleted streams, and those a truncation passed", async () => {
     const store = new InMemoryEventStore();
     const snapshots = new InMemorySnapshotStore();

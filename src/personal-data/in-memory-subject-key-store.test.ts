@@ -115,6 +115,25 @@ describe("subject key cache", () => {
     expect(calls.insert).toBe(4);
   });
 
+  test("a delete while a read is under way: the page it has decrypted keeps its plaintext, every later page reads null", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({ keys, events: { T: { fields: ["email"], subject: () => "s" } } });
+    const store = new InMemoryEventStore({ personalData: personal });
+    // Two of the in-memory store's 512-event pages, and some of a third.
+    await store.appendToStream(
+      "S-1",
+      Array.from({ length: 1100 }, () => ({ type: "T", data: { email: "x@example.com" } })),
+    );
+    const emails: unknown[] = [];
+    for await (const event of store.readStream("S-1")) {
+      if (emails.length === 0) await keys.delete("s");
+      emails.push((event.data as { email: unknown }).email);
+    }
+    expect(emails.slice(0, 512).every((email) => email === "x@example.com")).toBe(true);
+    expect(emails.slice(512).every((email) => email === null)).toBe(true);
+    expect(emails.length).toBe(1100);
+  });
+
   test("options are checked", () => {
     expect(() => new InMemorySubjectKeyStore({ cacheSize: -1 })).toThrow(/cacheSize/);
     expect(() => new InMemorySubjectKeyStore({ cacheTtlMs: 0 })).toThrow(/cacheTtlMs/);

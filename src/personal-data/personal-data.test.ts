@@ -10,6 +10,7 @@ import {
   InMemoryEventStore,
   InMemorySnapshotStore,
   InMemorySubjectKeyStore,
+  isValidationError,
   type PendingEvent,
   personalData,
   type SubjectKeyLookup,
@@ -126,6 +127,47 @@ describe("crypto-shredding on an event store", () => {
     await expect(store.appendToStream("Import-1", [looksSealed("second")])).rejects.toMatchObject({
       code: ErrorCode.Validation,
     });
+  });
+
+  test("a copy of raw reads, appended through a store without personalData with ids and types kept, reads decrypted through one with it", async () => {
+    const { store, backing, personal } = setup();
+    await store.appendToStream("Customer-c1", [registered("c1", "ada@example.com")]);
+    const raw = await collect(backing.readAll({ raw: true }));
+    const copy = raw.map(({ id, type, data, metadata }) => ({ id, type, data, metadata }));
+    // A store with personalData takes no $personal key of an event's own.
+    const refused = await new StoreView(new InMemoryEventStore(), { personalData: personal })
+      .appendToStream("Customer-c1", copy)
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: ErrorCode.Validation });
+    const target = new InMemoryEventStore();
+    await target.appendToStream("Customer-c1", copy);
+    const [read] = await collect(new StoreView(target, { personalData: personal }).readStream("Customer-c1"));
+    expect((read?.data as { email?: string } | undefined)?.email).toBe("ada@example.com");
+  });
+
+  test("a stream change's metadata with personalDataErased is refused by a store with personalData, as an append's is", async () => {
+    const keys = new InMemorySubjectKeyStore();
+    const personal = personalData({ keys, events: { T: { fields: ["email"], subject: () => "s" } } });
+    for (const store of [
+      new InMemoryEventStore({ personalData: personal }),
+      new StoreView(new InMemoryEventStore(), { personalData: personal }),
+    ]) {
+      await store.appendToStream("C-1", [{ type: "T", data: { email: "ada@example.com" } }]);
+      const metadata = { [ERASED_FIELDS_METADATA]: ["email"] };
+      for (const change of [
+        () => store.deleteStream("C-1", { metadata }),
+        () => store.truncateStream("C-1", { before: 1, metadata }),
+        () => store.deleteStream("C-1", { mode: "hard", metadata }),
+      ]) {
+        const refused = await change().catch((e: unknown) => e);
+        expect(isValidationError(refused) && refused.issues.map((issue) => issue.path)).toEqual([
+          ["metadata", ERASED_FIELDS_METADATA],
+        ]);
+      }
+      // Nothing was written: the stream reads as before, and $streams holds no lifecycle event.
+      expect(await collect(store.readStream("$streams"))).toEqual([]);
+      expect((await collect(store.readStream("C-1"))).length).toBe(1);
+    }
   });
 
   test("appending personal data of an erased subject is refused and writes nothing", async () => {
@@ -509,6 +551,29 @@ describe("crypto-shredding on an event store", () => {
         /__proto__/,
       );
     }
+  });
+
+  test("a key the options or a rule do not take, and a snapshot category holding '-', are refused by path", () => {
+    const keys = new InMemorySubjectKeyStore();
+    const rule = { fields: ["email"], subject: () => "s" };
+    const paths = (options: unknown) => {
+      try {
+        personalData(options as never);
+      } catch (e) {
+        return isValidationError(e) ? e.issues.map((issue) => issue.path) : "untyped";
+      }
+      return "accepted";
+    };
+    // A misspelt snapshots left the category's snapshots in plaintext without a word.
+    expect(paths({ keys, snapshot: { Customer: rule } })).toEqual([["snapshot"]]);
+    expect(paths({ keys, events: { T: { ...rule, subjet: () => "s" } } })).toEqual([["events", "T", "subjet"]]);
+    expect(paths({ keys, snapshots: { Customer: { ...rule, field: ["name"] } } })).toEqual([
+      ["snapshots", "Customer", "field"],
+    ]);
+    // A category ends at a stream id's first "-": "Customer-eu" would match no snapshot's stream.
+    expect(paths({ keys, snapshots: { "Customer-eu": rule } })).toEqual([["snapshots", "Customer-eu"]]);
+    // Event types may hold "-": they are no categories.
+    expect(paths({ keys, events: { "customer-registered": rule }, snapshots: { Customer: rule } })).toBe("accepted");
   });
 });
 

@@ -1,9 +1,9 @@
 import { type Issue, PersonalDataError, ValidationError } from "../errors.js";
 import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
-import { categoryOf } from "../events/stream.js";
+import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
 import { setOwn } from "../internal/json.js";
-import { isName, kindOf } from "../internal/validate.js";
+import { isName, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import {
   type CompactMarker,
   checkedMarker,
@@ -111,7 +111,8 @@ export class PersonalData {
   readonly #compact: boolean;
 
   constructor(options: PersonalDataOptions) {
-    const issues: Issue[] = [];
+    // A misspelt snapshots would leave the category's snapshots in plaintext without a word.
+    const issues: Issue[] = unknownKeyIssues(options, OPTION_KEYS);
     if (!(options?.keys instanceof SubjectKeyStore)) {
       issues.push({ path: ["keys"], message: `keys must be a SubjectKeyStore, got ${kindOf(options?.keys)}` });
     }
@@ -127,6 +128,15 @@ export class PersonalData {
   }
 
   /**
+   * Refuses the metadata of a stream change (`deleteStream`, `restoreStream`, `truncateStream`) that holds the
+   * erased-fields list: its `$stream-*` event is appended as any event is.
+   * @throws {ValidationError} at `["metadata", "personalDataErased"]`.
+   */
+  checkChangeMetadata(metadata: unknown): void {
+    assertNoErasedList(metadata, ["metadata"]);
+  }
+
+  /**
    * The events with their personal fields encrypted; nothing is written when a key cannot be had. The
    * events are encrypted concurrently: Web Crypto calls in flight together share their per-call cost.
    */
@@ -134,7 +144,7 @@ export class PersonalData {
     const rules = this.#events;
     for (let i = 0; i < events.length; i++) {
       assertNoMarker((events[i] as PendingEvent).data, i, "data");
-      assertNoErasedList((events[i] as PendingEvent).metadata, i);
+      assertNoErasedList((events[i] as PendingEvent).metadata, [i, "metadata"]);
     }
     // Every event is started before any is awaited; a promise is waited for only where a key needs one
     // (a cached synchronous key seals at once, and no promise is made for its event).
@@ -541,11 +551,11 @@ function subjectOf<Input>(rule: Rule<Input>, input: Input, at: readonly (string 
  * The erased-fields list is the reader's word that fields were erased: appended by the caller, it would
  * read as an erasure that never happened (and say so of fields that read in full). Refused on the way in.
  */
-function assertNoErasedList(metadata: unknown, index: number): void {
+function assertNoErasedList(metadata: unknown, at: readonly (string | number)[]): void {
   if (typeof metadata === "object" && metadata !== null && Object.hasOwn(metadata, ERASED_FIELDS_METADATA)) {
     throw new ValidationError(`The metadata key "${ERASED_FIELDS_METADATA}" is reserved by personal data`, [
       {
-        path: [index, "metadata", ERASED_FIELDS_METADATA],
+        path: [...at, ERASED_FIELDS_METADATA],
         message: `"${ERASED_FIELDS_METADATA}" is set by reads, for the fields of an erased subject`,
       },
     ]);
@@ -755,6 +765,9 @@ function valueAt(root: unknown, path: FieldPath): unknown {
   return at;
 }
 
+const OPTION_KEYS = ["keys", "events", "snapshots", "format"];
+const RULE_KEYS = ["fields", "subject"];
+
 function rules<Input>(
   declared: { readonly [name: string]: PersonalFields<Input> | undefined },
   where: string,
@@ -767,6 +780,10 @@ function rules<Input>(
   }
   for (const [name, rule] of Object.entries(declared)) {
     if (rule === undefined) continue;
+    // A snapshot's category ends at its stream id's first "-": a name holding one would match no snapshot.
+    const separator = where === "snapshots" ? categorySeparatorIssue(name) : undefined;
+    if (separator !== undefined) issues.push({ path: [where, name], message: separator });
+    issues.push(...unknownKeyIssues(rule, RULE_KEYS, [where, name]));
     const fields = rule?.fields;
     if (!Array.isArray(fields) || fields.length === 0) {
       issues.push({ path: [where, name, "fields"], message: "fields must be a non-empty array of dotted paths" });

@@ -112,7 +112,7 @@ export abstract class SubjectKeyStore {
     if (lookup === undefined || lookup.status === "unknown") {
       lookup = await this.#shared(this.#creating, subjectId, async () => {
         const deletes = this.#deletes;
-        const made = await this.#call(subjectId, () => this.insertKey(subjectId));
+        const made = await this.#call(subjectId, async () => checkedLookup(await this.insertKey(subjectId)));
         if (deletes === this.#deletes) this.#cache.set(subjectId, made);
         return made;
       });
@@ -129,7 +129,7 @@ export abstract class SubjectKeyStore {
     if (cached !== undefined) return cached;
     return this.#shared(this.#reading, subjectId, async () => {
       const deletes = this.#deletes;
-      const lookup = await this.#call(subjectId, () => this.readKey(subjectId));
+      const lookup = await this.#call(subjectId, async () => checkedLookup(await this.readKey(subjectId)));
       // "unknown" is not cached: another process may make the key any moment.
       if (lookup.status !== "unknown" && deletes === this.#deletes) this.#cache.set(subjectId, lookup);
       return lookup;
@@ -199,6 +199,19 @@ export abstract class SubjectKeyStore {
   protected abstract insertKey(subjectId: string): Promise<SubjectKeyLookup>;
   /** Deletes the subject's key, leaving a tombstone; idempotent. */
   protected abstract eraseKey(subjectId: string): Promise<void>;
+}
+
+/**
+ * A backend's answer, if it is a lookup that seals and opens: a key store written by hand that answers anything else
+ * (nothing, another status, a key that is no AES-GCM CryptoKey) would otherwise fail later as an untyped TypeError
+ * from Web Crypto, or as a record "tampered". Thrown inside the key store's call, so it becomes its "key-store"
+ * fault; the answer itself is left out, since it may hold key material.
+ */
+function checkedLookup(lookup: SubjectKeyLookup): SubjectKeyLookup {
+  const status = (lookup as SubjectKeyLookup | undefined)?.status;
+  if (status === "erased" || status === "unknown") return lookup;
+  if (status === "active" && aesGcmKeyFault((lookup as { key?: unknown }).key) === undefined) return lookup;
+  throw new TypeError("The key store's answer is no subject key lookup with a usable AES-GCM key");
 }
 
 /**
@@ -278,16 +291,19 @@ export async function unwrapSubjectKey(
 
 /** Checks a master key before a store uses it: an AES-GCM CryptoKey that may encrypt and decrypt. */
 export function masterKeyIssues(masterKey: unknown): Issue[] {
-  const key = masterKey as WebCryptoKey | undefined;
-  if (
-    typeof key !== "object" ||
-    key === null ||
-    (key as { algorithm?: { name?: unknown } }).algorithm?.name !== "AES-GCM"
-  ) {
-    return [{ path: ["masterKey"], message: "masterKey must be an AES-GCM CryptoKey" }];
+  const fault = aesGcmKeyFault(masterKey);
+  return fault === undefined ? [] : [{ path: ["masterKey"], message: `masterKey ${fault}` }];
+}
+
+/** What keeps `key` from sealing and opening (not an AES-GCM CryptoKey, or one that may not do both), if anything. */
+function aesGcmKeyFault(key: unknown): string | undefined {
+  const candidate = key as { algorithm?: { name?: unknown }; usages?: unknown } | null | undefined;
+  if (typeof candidate !== "object" || candidate === null || candidate.algorithm?.name !== "AES-GCM") {
+    return "must be an AES-GCM CryptoKey";
   }
-  if (!key.usages.includes("encrypt") || !key.usages.includes("decrypt")) {
-    return [{ path: ["masterKey"], message: "masterKey must allow encrypt and decrypt" }];
+  const usages = candidate.usages;
+  if (!Array.isArray(usages) || !usages.includes("encrypt") || !usages.includes("decrypt")) {
+    return "must allow encrypt and decrypt";
   }
-  return [];
+  return undefined;
 }

@@ -1,0 +1,83 @@
+import { describe, expect, test } from "bun:test";
+import {
+  InMemoryEventStore,
+  InMemorySubjectKeyStore,
+  isPersonalDataError,
+  personalData,
+  type SubjectKeyLookup,
+} from "../index.js";
+
+const SECRET = "ada@example.com";
+/** Looks like a raw 256-bit key: what an error must never repeat. */
+const KEY_TEXT = "6b3a1f0c9e2d4b7a8c5e1f3a2b4c6d8e";
+
+/**
+ * Answers of a key store written by hand (the port's `readKey` and `insertKey` are the application's code) that are
+ * no SubjectKeyLookup, or an active one whose key cannot seal: each is refused as the key store's fault.
+ */
+const garbage: [string, () => Promise<unknown>][] = [
+  ["undefined", async () => undefined],
+  ["null", async () => null],
+  ["a string", async () => "active"],
+  ["an unknown status", async () => ({ status: "maybe" })],
+  ["an active lookup without a key", async () => ({ status: "active" })],
+  ["an active lookup whose key is text", async () => ({ status: "active", key: KEY_TEXT })],
+  [
+    "an active lookup whose key is an HMAC key",
+    async () => ({
+      status: "active",
+      key: await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
+    }),
+  ],
+  [
+    "an active lookup whose key may only encrypt",
+    async () => ({
+      status: "active",
+      key: await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt"]),
+    }),
+  ],
+];
+
+/** A key store over the in-memory one whose answers are replaced by `answer` once `broken` is set. */
+function faultyStore(answer: () => Promise<unknown>) {
+  const state = { broken: false };
+  class Faulty extends InMemorySubjectKeyStore {
+    protected override async readKey(subjectId: string): Promise<SubjectKeyLookup> {
+      return state.broken ? ((await answer()) as SubjectKeyLookup) : super.readKey(subjectId);
+    }
+    protected override async insertKey(subjectId: string): Promise<SubjectKeyLookup> {
+      return state.broken ? ((await answer()) as SubjectKeyLookup) : super.insertKey(subjectId);
+    }
+  }
+  return { keys: new Faulty({ cacheSize: 0 }), state };
+}
+
+function expectKeyStoreFault(error: unknown, subject: string): void {
+  expect(isPersonalDataError(error)).toBe(true);
+  expect(error).toMatchObject({ reason: "key-store", subjectId: subject });
+  expect(
+    JSON.stringify([String(error), (error as Error).cause === undefined ? "" : String((error as Error).cause)]),
+  ).not.toContain(KEY_TEXT);
+}
+
+describe("a key store that answers garbage fails closed (key stores made by hand)", () => {
+  for (const [name, answer] of garbage) {
+    test(`${name}: appends and reads are a PersonalDataError "key-store", nothing written`, async () => {
+      const { keys, state } = faultyStore(answer);
+      const personal = personalData({ keys, events: { T: { fields: ["email"], subject: (e) => String(e.streamId) } } });
+      const store = new InMemoryEventStore({ personalData: personal });
+      await store.appendToStream("C-1", [{ type: "T", data: { email: SECRET } }]);
+      state.broken = true;
+
+      expectKeyStoreFault(await keys.createOrGet("C-2").catch((e: unknown) => e), "C-2");
+      expectKeyStoreFault(await keys.get("C-1").catch((e: unknown) => e), "C-1");
+      const append = await store.appendToStream("C-2", [{ type: "T", data: { email: SECRET } }]).catch((e) => e);
+      expectKeyStoreFault(append, "C-2");
+      expect(await store.streamExists("C-2")).toBe(false);
+      const read = await (async () => {
+        for await (const _ of store.readStream("C-1"));
+      })().catch((e: unknown) => e);
+      expectKeyStoreFault(read, "C-1");
+    });
+  }
+});
