@@ -31,6 +31,19 @@ describe("errors", () => {
     );
   });
 
+  test("a ValidationError's message lists its first 10 issues and counts the rest, each key clipped to 64 characters; its issues keep everything", () => {
+    const key = "k".repeat(10_000);
+    const issues = Array.from({ length: 200 }, (_, i) => ({ path: [key, `a${i}`], message: "must be a number" }));
+    const error = new ValidationError("Invalid command", issues);
+    const shown = `${"k".repeat(64)}…`;
+    const listed = issues.slice(0, 10).map((_, i) => `${shown}.a${i}: must be a number`);
+    expect(error.message).toBe(`Invalid command: ${listed.join("; ")}; …(190 more)`);
+    expect(error.issues).toBe(issues);
+    expect(new ValidationError("Invalid", [{ path: ["k".repeat(64), 1], message: "m" }]).message).toBe(
+      `Invalid: ${"k".repeat(64)}.1: m`,
+    );
+  });
+
   test("every error has a stable code, a name and the fields users branch on", () => {
     const conflict = new ConcurrencyError("Order-1", 3, 5);
     expect(conflict).toBeInstanceOf(EventFlowsError);

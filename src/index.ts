@@ -40,6 +40,7 @@ export {
   AbortedError,
   AggregateBrokenError,
   ConcurrencyError,
+  clipKey,
   DuplicateHandlerError,
   ErrorCode,
   ErrorCodeRegistry,
