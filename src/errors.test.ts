@@ -3,6 +3,7 @@ import { LiveClientErrorCode } from "./client/errors.js";
 import { ambientEnv, readEnv } from "./env.js";
 import {
   ConcurrencyError,
+  clipKey,
   ErrorCode,
   ErrorCodeRegistry,
   EventFlowsError,
@@ -41,6 +42,15 @@ describe("errors", () => {
     expect(error.issues).toBe(issues);
     expect(new ValidationError("Invalid", [{ path: ["k".repeat(64), 1], message: "m" }]).message).toBe(
       `Invalid: ${"k".repeat(64)}.1: m`,
+    );
+  });
+
+  test("a clipped key never ends in half a character: an emoji across the 64th unit is left out whole", () => {
+    const key = `${"k".repeat(63)}😀${"k".repeat(100)}`;
+    expect(clipKey(key)).toBe(`${"k".repeat(63)}…`);
+    expect(clipKey(`${"k".repeat(62)}😀${"k".repeat(100)}`)).toBe(`${"k".repeat(62)}😀…`);
+    expect(new ValidationError("Invalid", [{ path: [key], message: "m" }]).message).toBe(
+      `Invalid: ${"k".repeat(63)}…: m`,
     );
   });
 

@@ -710,9 +710,12 @@ const MESSAGE_PATH_SEGMENTS = 24;
 /** Issues a message lists; the rest are counted. */
 const MESSAGE_ISSUES = 10;
 
-/** A key as a message shows it: its first 64 characters (a key is client text, and may be a megabyte). */
+/**
+ * A key as a message shows it: its first 64 UTF-16 units (a key is client text, and may be a megabyte),
+ * less half a character at the cut, which would be a lone surrogate strict JSON readers refuse.
+ */
 export const clipKey = (key: string | number): string | number =>
-  typeof key === "string" && key.length > 64 ? `${key.slice(0, 64)}…` : key;
+  typeof key === "string" && key.length > 64 ? `${key.slice(0, 64).replace(/[\uD800-\uDBFF]$/, "")}…` : key;
 
 function formatIssue(issue: Issue): string {
   if (issue.path.length === 0) return issue.message;
