@@ -711,11 +711,14 @@ const MESSAGE_PATH_SEGMENTS = 24;
 const MESSAGE_ISSUES = 10;
 
 /**
- * A key as a message shows it: its first 64 UTF-16 units (a key is client text, and may be a megabyte),
- * less half a character at the cut, which would be a lone surrogate strict JSON readers refuse.
+ * Text as an error shows it: its first `max` UTF-16 units and `…`, less half a character at the cut,
+ * which would be a lone surrogate strict JSON readers refuse.
  */
-export const clipKey = (key: string | number): string | number =>
-  typeof key === "string" && key.length > 64 ? `${key.slice(0, 64).replace(/[\uD800-\uDBFF]$/, "")}…` : key;
+export const clipText = (text: string, max: number): string =>
+  text.length > max ? `${text.slice(0, max).replace(/[\uD800-\uDBFF]$/, "")}…` : text;
+
+/** A key as a message shows it: its first 64 UTF-16 units (a key is client text, and may be a megabyte). */
+export const clipKey = (key: string | number): string | number => (typeof key === "string" ? clipText(key, 64) : key);
 
 function formatIssue(issue: Issue): string {
   if (issue.path.length === 0) return issue.message;

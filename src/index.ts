@@ -41,6 +41,7 @@ export {
   AggregateBrokenError,
   ConcurrencyError,
   clipKey,
+  clipText,
   DuplicateHandlerError,
   ErrorCode,
   ErrorCodeRegistry,

@@ -124,6 +124,13 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         const long = "T".repeat(1000);
         const problem = await expectProblem(await send(post(`/commands/${long}`, {})), 404, "HANDLER_NOT_FOUND");
         expect(problem.detail.length).toBeLessThan(400);
+        // An emoji across the cut is left out whole: half of it would be a lone surrogate in the JSON.
+        const emoji = await expectProblem(
+          await send(post(`/commands/${"T".repeat(255)}%F0%9F%98%80TT`, {})),
+          404,
+          "HANDLER_NOT_FOUND",
+        );
+        expect(emoji.detail).toBe(`No command "${"T".repeat(255)}…" is served here`);
         await expectProblem(await send(post("/commands/%E0%A4%A", {})), 404, "HANDLER_NOT_FOUND");
         await expectProblem(await send(post("/commands", {})), 404, "HANDLER_NOT_FOUND");
       });

@@ -1,4 +1,4 @@
-import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
+import { clipText, ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
 
 /**
  * Errors raised by the HTTP layer itself (not by the core): what a request did wrong before any
@@ -123,5 +123,5 @@ export class IdempotencyResponseNotKeptError extends EventFlowsError {
 
 // Echoed request values are clipped: an error message names the problem, it does not mirror input.
 function clip(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  return JSON.stringify(clipText(value, 64));
 }
