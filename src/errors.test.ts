@@ -3,6 +3,7 @@ import { LiveClientErrorCode } from "./client/errors.js";
 import { ambientEnv, readEnv } from "./env.js";
 import {
   ConcurrencyError,
+  clipKey,
   ErrorCode,
   ErrorCodeRegistry,
   EventFlowsError,
@@ -28,6 +29,28 @@ describe("errors", () => {
     const short = Array.from({ length: 24 }, (_, i) => `k${i}`);
     expect(new ValidationError("Invalid", [{ path: short, message: "m" }]).message).toBe(
       `Invalid: ${short.join(".")}: m`,
+    );
+  });
+
+  test("a ValidationError's message lists its first 10 issues and counts the rest, each key clipped to 64 characters; its issues keep everything", () => {
+    const key = "k".repeat(10_000);
+    const issues = Array.from({ length: 200 }, (_, i) => ({ path: [key, `a${i}`], message: "must be a number" }));
+    const error = new ValidationError("Invalid command", issues);
+    const shown = `${"k".repeat(64)}…`;
+    const listed = issues.slice(0, 10).map((_, i) => `${shown}.a${i}: must be a number`);
+    expect(error.message).toBe(`Invalid command: ${listed.join("; ")}; …(190 more)`);
+    expect(error.issues).toBe(issues);
+    expect(new ValidationError("Invalid", [{ path: ["k".repeat(64), 1], message: "m" }]).message).toBe(
+      `Invalid: ${"k".repeat(64)}.1: m`,
+    );
+  });
+
+  test("a clipped key never ends in half a character: an emoji across the 64th unit is left out whole", () => {
+    const key = `${"k".repeat(63)}😀${"k".repeat(100)}`;
+    expect(clipKey(key)).toBe(`${"k".repeat(63)}…`);
+    expect(clipKey(`${"k".repeat(62)}😀${"k".repeat(100)}`)).toBe(`${"k".repeat(62)}😀…`);
+    expect(new ValidationError("Invalid", [{ path: [key], message: "m" }]).message).toBe(
+      `Invalid: ${"k".repeat(63)}…: m`,
     );
   });
 

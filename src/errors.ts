@@ -162,8 +162,11 @@ export class ValidationError extends EventFlowsError {
   override readonly name = "ValidationError";
   readonly issues: readonly Issue[];
   constructor(message: string, issues: readonly Issue[] = [], options?: EventFlowsErrorOptions) {
-    const detail = issues.length > 0 ? `: ${issues.map(formatIssue).join("; ")}` : "";
-    super(ErrorCode.Validation, `${message}${detail}`, options);
+    // The first issues say what is wrong; listing thousands (one per entry of a large body) would make
+    // the message, and a response carrying it, far larger than the input.
+    const shown = issues.slice(0, MESSAGE_ISSUES).map(formatIssue);
+    if (issues.length > MESSAGE_ISSUES) shown.push(`…(${issues.length - MESSAGE_ISSUES} more)`);
+    super(ErrorCode.Validation, shown.length > 0 ? `${message}: ${shown.join("; ")}` : message, options);
     this.issues = issues;
   }
 }
@@ -704,10 +707,22 @@ export class StreamDeletionNotSupportedError extends EventFlowsError {
 
 /** Paths longer than this are shortened in messages (the issue keeps the whole path). */
 const MESSAGE_PATH_SEGMENTS = 24;
+/** Issues a message lists; the rest are counted. */
+const MESSAGE_ISSUES = 10;
+
+/**
+ * Text as an error shows it: its first `max` UTF-16 units and `…`, less half a character at the cut,
+ * which would be a lone surrogate strict JSON readers refuse.
+ */
+export const clipText = (text: string, max: number): string =>
+  text.length > max ? `${text.slice(0, max).replace(/[\uD800-\uDBFF]$/, "")}…` : text;
+
+/** A key as a message shows it: its first 64 UTF-16 units (a key is client text, and may be a megabyte). */
+export const clipKey = (key: string | number): string | number => (typeof key === "string" ? clipText(key, 64) : key);
 
 function formatIssue(issue: Issue): string {
-  const { path } = issue;
-  if (path.length === 0) return issue.message;
+  if (issue.path.length === 0) return issue.message;
+  const path = issue.path.map(clipKey);
   // A value nested a thousand levels deep (a snapshot's limit) would spell out a thousand segments:
   // its start and end say where it is; the count says how far.
   const shown =

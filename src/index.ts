@@ -40,6 +40,8 @@ export {
   AbortedError,
   AggregateBrokenError,
   ConcurrencyError,
+  clipKey,
+  clipText,
   DuplicateHandlerError,
   ErrorCode,
   ErrorCodeRegistry,

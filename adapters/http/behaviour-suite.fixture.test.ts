@@ -124,6 +124,13 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         const long = "T".repeat(1000);
         const problem = await expectProblem(await send(post(`/commands/${long}`, {})), 404, "HANDLER_NOT_FOUND");
         expect(problem.detail.length).toBeLessThan(400);
+        // An emoji across the cut is left out whole: half of it would be a lone surrogate in the JSON.
+        const emoji = await expectProblem(
+          await send(post(`/commands/${"T".repeat(255)}%F0%9F%98%80TT`, {})),
+          404,
+          "HANDLER_NOT_FOUND",
+        );
+        expect(emoji.detail).toBe(`No command "${"T".repeat(255)}…" is served here`);
         await expectProblem(await send(post("/commands/%E0%A4%A", {})), 404, "HANDLER_NOT_FOUND");
         await expectProblem(await send(post("/commands", {})), 404, "HANDLER_NOT_FOUND");
       });
@@ -668,6 +675,35 @@ export function httpBehaviourSuite(name: string, driver: HttpDriver): void {
         }
         const ignored = await send(get("/queries/SearchCarts?minItems=2&utm=%E9t%E9&skus=Caf%C3%A9"));
         expect(await ignored.json()).toEqual({ cartIds: [], minItems: 2, skus: ["Café"], open: null });
+      });
+
+      test("issues do not mirror the request: at most 100, keys clipped to 64 characters, so long keys with many issues get a short answer", async () => {
+        const commands = new CommandBus();
+        const queries = new QueryBus();
+        const tags = v.record(v.string(), v.record(v.string(), v.number()));
+        const send = driver({
+          commands: { bus: commands, schemas: { Tag: tags } },
+          queries: { bus: queries, schemas: { Find: v.record(v.string(), v.string()) } },
+        } as never);
+        const key = "k".repeat(10_000);
+        const shown = `${"k".repeat(64)}…`;
+        const many = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`a${i}`, "x"]));
+        // 10 KB of key and 200 issues under it: 2 MB of paths and 2 MB of message if echoed whole.
+        const response = await send(post("/commands/Tag", { [key]: many }));
+        const text = await response.clone().text();
+        const problem = await expectProblem(response, 400, "VALIDATION_FAILED");
+        expect(problem.issues).toHaveLength(100);
+        expect(problem.issues[99]).toEqual({ path: [shown, "a99"], message: 'must be a number, got "x"' });
+        expect(problem.detail).toEndWith("; …(190 more)");
+        expect(text.length).toBeLessThan(20_000);
+        const query = await expectProblem(
+          await send(get(`/queries/Find?${"q".repeat(8_000)}%FF=1`)),
+          400,
+          "VALIDATION_FAILED",
+        );
+        expect(query.issues).toEqual([
+          { path: [`${"q".repeat(64)}…`], message: "the name has percent-escapes of bytes that are not UTF-8" },
+        ]);
       });
 
       test("Accept is not read: whatever it asks for, a command, a query and an error answer JSON or problem+json, never 406", async () => {

@@ -1,4 +1,4 @@
-import { ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
+import { clipText, ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
 
 /**
  * Errors raised by the HTTP layer itself (not by the core): what a request did wrong before any
@@ -28,22 +28,27 @@ export class ForbiddenError extends EventFlowsError {
   }
 }
 
-/** The body is not JSON by its `Content-Type`, or is content-coded (`Content-Encoding: gzip`, which is not decoded) (415). */
+/**
+ * The body is not JSON by its `Content-Type`, or is content-coded (`Content-Encoding: gzip`, which is not
+ * decoded), or transfer-coded otherwise than chunked (`Transfer-Encoding: gzip, chunked`) (415).
+ */
 export class UnsupportedMediaTypeError extends EventFlowsError {
   override readonly name = "UnsupportedMediaTypeError";
   /** The `Content-Encoding` refused (the body is not decoded), when that was the problem. */
   readonly contentEncoding: string | undefined;
   constructor(
     readonly contentType: string | undefined,
-    options?: EventFlowsErrorOptions & { readonly contentEncoding?: string },
+    options?: EventFlowsErrorOptions & { readonly contentEncoding?: string; readonly transferEncoding?: string },
   ) {
     super(
       HttpErrorCode.UnsupportedMediaType,
-      options?.contentEncoding !== undefined
-        ? `Content-Encoding ${clip(options.contentEncoding)} is not supported; send the body without a content coding`
-        : contentType === undefined
-          ? "The request has a body but no Content-Type; send application/json"
-          : `Content-Type ${clip(contentType)} is not supported; send application/json`,
+      options?.transferEncoding !== undefined
+        ? `Transfer-Encoding ${clip(options.transferEncoding)} is not supported; send the body chunked or with a Content-Length`
+        : options?.contentEncoding !== undefined
+          ? `Content-Encoding ${clip(options.contentEncoding)} is not supported; send the body without a content coding`
+          : contentType === undefined
+            ? "The request has a body but no Content-Type; send application/json"
+            : `Content-Type ${clip(contentType)} is not supported; send application/json`,
       options,
     );
     this.contentEncoding = options?.contentEncoding;
@@ -118,5 +123,5 @@ export class IdempotencyResponseNotKeptError extends EventFlowsError {
 
 // Echoed request values are clipped: an error message names the problem, it does not mirror input.
 function clip(value: string): string {
-  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+  return JSON.stringify(clipText(value, 64));
 }

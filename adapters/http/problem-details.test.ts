@@ -74,6 +74,14 @@ describe("problemFor maps the error hierarchy by code", () => {
     expect(problemFor(error).issues).toEqual([{ path: ["items", 0, "sku"], message: "too long" }]);
   });
 
+  test("a validation problem lists at most 100 issues, each key in their paths clipped to 64 characters", () => {
+    const key = "k".repeat(10_000);
+    const issues = Array.from({ length: 150 }, (_, i) => ({ path: [key, i, "k".repeat(64)], message: "m" }));
+    const shown = problemFor(new ValidationError("Invalid", issues)).issues;
+    expect(shown).toHaveLength(100);
+    expect(shown?.[99]).toEqual({ path: [`${"k".repeat(64)}…`, 99, "k".repeat(64)], message: "m" });
+  });
+
   test("a concurrency problem names the stream and both versions; a 413 names the limit", () => {
     expect(problemFor(new ConcurrencyError("Cart-1", 2, 3))).toMatchObject({
       streamId: "Cart-1",

@@ -8,7 +8,7 @@
  * client error (4xx) is the error's message, which EventFlows errors write to be shown; a server error
  * (5xx) never carries the message of the error behind it.
  */
-import { ErrorCode, type Issue, isEventFlowsError, LiveErrorCode, TenancyErrorCode } from "../../src/index.js";
+import { clipKey, ErrorCode, type Issue, isEventFlowsError, LiveErrorCode, TenancyErrorCode } from "../../src/index.js";
 import { HttpErrorCode } from "./errors.js";
 
 export const PROBLEM_CONTENT_TYPE = "application/problem+json";
@@ -210,8 +210,14 @@ function isHttpMappable(error: unknown): error is Error & { code: string } {
   return isMarkedEventFlowsError(error);
 }
 
+/** Issues a problem lists: a form's worth; a body of many bad entries would get one each. */
+const MAX_ISSUES = 100;
+
 // Issues come from our ValidationError; still, only path and message go out, never anything else attached.
+// Keys are the client's text: clipped, as the message shows them, so that no answer mirrors the body.
 function safeIssues(issues: unknown): Issue[] {
   if (!Array.isArray(issues)) return [];
-  return issues.map((issue: Issue) => ({ path: [...(issue.path ?? [])], message: String(issue.message) }));
+  return issues
+    .slice(0, MAX_ISSUES)
+    .map((issue: Issue) => ({ path: (issue.path ?? []).map(clipKey), message: String(issue.message) }));
 }

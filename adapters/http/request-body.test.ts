@@ -87,6 +87,26 @@ describe("readJsonBody", () => {
     expect((await readJsonBody(post(null, { ...json, "content-encoding": "gzip" }))).value).toBeUndefined();
   });
 
+  test("refuses a transfer coding other than chunked (415): Node's server undoes chunked only and hands the routes the rest still coded", async () => {
+    const json = { "content-type": "application/json" };
+    for (const coding of ["gzip, chunked", "x-custom, chunked", "identity, chunked", "deflate"]) {
+      // As a node:http server passes it: the header, and the bytes after undoing the chunks (here plain JSON).
+      const error = await readJsonBody(post(streamOf(['{"a":1}']), { ...json, "transfer-encoding": coding })).then(
+        () => new Error(`accepted Transfer-Encoding ${coding}`),
+        (refused: unknown) => refused,
+      );
+      expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
+      expect((error as Error).message).toBe(
+        `Transfer-Encoding "${coding}" is not supported; send the body chunked or with a Content-Length`,
+      );
+      expect((error as UnsupportedMediaTypeError).contentEncoding).toBeUndefined();
+    }
+    for (const coding of ["chunked", " Chunked "]) {
+      const request = post(streamOf(['{"a":1}']), { ...json, "transfer-encoding": coding });
+      expect((await readJsonBody(request)).value).toEqual({ a: 1 });
+    }
+  });
+
   test("refuses a declared length over the limit without reading, and a streamed body once it passes the limit", async () => {
     expect(
       await codeOf(readJsonBody(post("{}", { "content-type": "application/json", "content-length": "5000" }), 100)),

@@ -121,6 +121,12 @@ const NON_NEGATIVE_INTEGER = /^\d{1,15}$/;
  * does not say it is. `identity` (no coding) is accepted.
  */
 function checkUncoded(headers: Headers, contentType: string | undefined): void {
+  // A node:http server undoes `chunked` only: the bytes of `gzip, chunked` reach the routes still gzip
+  // (Bun.serve answers such a request with a 400 itself).
+  const transfer = headers.get("transfer-encoding")?.trim();
+  if (transfer !== undefined && transfer.toLowerCase() !== "chunked") {
+    throw new UnsupportedMediaTypeError(contentType, { transferEncoding: transfer });
+  }
   const coding = headers.get("content-encoding");
   if (coding === null) return;
   const trimmed = coding.trim();

@@ -4,6 +4,7 @@
  */
 import {
   type AnySchema,
+  clipText,
   type Issue,
   MAX_TYPE_LENGTH,
   type MessageKind,
@@ -105,5 +106,5 @@ function isSchema(value: unknown): value is PayloadSchema {
 
 /** A type named in a path, clipped to the one type-name limit before it is echoed in a 404. */
 export function clipType(type: string): string {
-  return type.length > MAX_TYPE_LENGTH ? `${type.slice(0, MAX_TYPE_LENGTH)}…` : type;
+  return clipText(type, MAX_TYPE_LENGTH);
 }

@@ -485,7 +485,13 @@ describe("createHttpApiHandler", () => {
         detail: 'No command ".." is served here',
       });
       // Resolved, each would be /health/live (200 {"status":"ok"}), a route API Gateway did not match.
-      for (const path of ["/queries/%2e%2e/%2e%2e/health/live", "/commands/../health/live", "/x/%2E%2E/health/live"]) {
+      // A `\` is no separator either (the URL parser, as on Bun, would read /health\live as /health/live).
+      for (const path of [
+        "/queries/%2e%2e/%2e%2e/health/live",
+        "/commands/../health/live",
+        "/x/%2E%2E/health/live",
+        "/health\\live",
+      ]) {
         expect([path, await problemOf(handler(event("GET", path)))]).toMatchObject([
           path,
           { statusCode: 404, code: "NOT_FOUND" },
