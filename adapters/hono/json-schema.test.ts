@@ -77,6 +77,39 @@ describe("toJsonSchema", () => {
     expect(toJsonSchema(url)["x-eventflows-unchecked"]).toEqual(["url"]);
   });
 
+  test("a multipleOf that is no power of two is named unchecked: valibot's % on doubles refuses what the keyword takes (found by schemathesis)", () => {
+    // Each body's number is a multiple as written, so the keyword takes it; valibot reads the double: 0.3 % 0.01
+    // is 0.00999…, -64560621634346740 arrives as -64560621634346736, 1152921504606846975 as 2^60.
+    for (const [requirement, written] of [
+      [0.01, "0.3"],
+      [0.01, "-1998102295093.33"],
+      [5, "-64560621634346740"],
+      [1.25, "1152921504606846975"],
+    ] as const) {
+      const schema = v.pipe(v.number(), v.multipleOf(requirement));
+      expect(v.safeParse(schema, JSON.parse(written)).success).toBe(false);
+      expect(toJsonSchema(schema)).toEqual({
+        type: "number",
+        multipleOf: requirement,
+        "x-eventflows-unchecked": ["multiple_of"],
+      });
+    }
+    for (const exact of [1, 4, 0.5, 2 ** -10]) {
+      expect(toJsonSchema(v.pipe(v.number(), v.multipleOf(exact)))).toEqual({ type: "number", multipleOf: exact });
+    }
+  });
+
+  test("a multipleOf that is a power of two agrees with valibot, beyond 2^53 too: % is exact and every double there is even", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 4, 0.5, 2 ** -10), fc.integer({ min: -(2 ** 30), max: 2 ** 30 }), (power, n) => {
+        const schema = v.pipe(v.number(), v.multipleOf(power));
+        expect(v.safeParse(schema, n * power).success).toBe(true);
+        expect(v.safeParse(schema, n * power + power / 2).success).toBe(false);
+        expect(v.safeParse(schema, n * 2 ** 60).success).toBe(true);
+      }),
+    );
+  });
+
   test("a regex becomes a pattern, unless its flags cannot be expressed", () => {
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/)))).toEqual({ type: "string", pattern: "^[a-z]+$" });
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/i)))).toEqual({

@@ -222,6 +222,10 @@ function applyValidation(state: PipeState, action: Node): void {
       return;
     case "multiple_of":
       out.multipleOf = requirement;
+      // valibot asks `value % requirement === 0` of doubles. Only a power of two divides every double as it
+      // divides the number written: 0.3 % 0.01 is 0.00999…, and -64560621634346740, a multiple of 5, arrives
+      // as -64560621634346736. Any other multipleOf takes values valibot refuses: it stays, named unchecked.
+      if (!Number.isInteger(Math.log2(requirement as number))) state.unchecked.push(action.type);
       return;
     case "integer":
       out.type = "integer";
