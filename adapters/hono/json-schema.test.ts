@@ -110,6 +110,54 @@ describe("toJsonSchema", () => {
     );
   });
 
+  test("every valibot check by a regular expression is documented as that pattern (isoTime and isoWeek were unchecked: found by schemathesis)", () => {
+    // Each of these only tests its requirement, a RegExp: the pattern says exactly what the check takes.
+    const checks = [
+      v.bic(),
+      v.cuid2(),
+      v.decimal(),
+      v.digits(),
+      v.domain(),
+      v.email(),
+      v.emoji(),
+      v.hexColor(),
+      v.hexadecimal(),
+      v.ipv4(),
+      v.isoDate(),
+      v.isoDateTime(),
+      v.isoDateTimeSecond(),
+      v.isoTime(),
+      v.isoTimeSecond(),
+      v.isoTimestamp(),
+      v.isoWeek(),
+      v.isrc(),
+      v.jwsCompact(),
+      v.ksuid(),
+      v.mac(),
+      v.mac48(),
+      v.mac64(),
+      v.nanoid(),
+      v.octal(),
+      v.rfcEmail(),
+      v.slug(),
+      v.ulid(),
+      v.hash(["sha256", "md5"]),
+    ];
+    for (const check of checks) {
+      expect(toJsonSchema(v.pipe(v.string(), check)), check.type).toEqual({
+        type: "string",
+        pattern: check.requirement.source,
+      });
+    }
+    // Case-insensitive ones stay unchecked: JSON Schema patterns have no flags.
+    for (const check of [v.base64(), v.ip(), v.ipv6()]) {
+      expect(toJsonSchema(v.pipe(v.string(), check))["x-eventflows-unchecked"], check.type).toEqual([check.type]);
+    }
+    const time = toJsonSchema(v.pipe(v.string(), v.isoTime()));
+    const pattern = new RegExp(time.pattern as string, "u");
+    expect(["23:59", "", "24:00", "7:05"].map((text) => pattern.test(text))).toEqual([true, false, false, false]);
+  });
+
   test("a regex becomes a pattern, unless its flags cannot be expressed", () => {
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/)))).toEqual({ type: "string", pattern: "^[a-z]+$" });
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/i)))).toEqual({

@@ -238,13 +238,6 @@ function applyValidation(state: PipeState, action: Node): void {
     case "value":
       out.const = requirement;
       return;
-    case "email":
-    case "iso_date":
-      // valibot's own expression, not the format "email" or "date": each differs from it both ways (an
-      // address RFC 5321 takes, "^db3`}19@lyrryvn.io", is refused, and one with a 65-character local
-      // part taken; "2023-02-31" is taken), and a client or tester reads the format as the rule.
-      addPattern(state, requirement, action.type);
-      return;
     case "url":
       out.format = "uri";
       // valibot asks WHATWG's URL parser, which refuses URIs RFC 3986 admits (a port over 65535) and
@@ -264,24 +257,17 @@ function applyValidation(state: PipeState, action: Node): void {
       if (text) state.patterns.push(escapePattern(requirement as string));
       else state.unchecked.push(action.type);
       return;
-    case "regex":
-    case "iso_date_time":
-    case "iso_timestamp":
-    case "ulid":
-      addPattern(state, requirement, action.type);
-      return;
     default:
-      state.unchecked.push(action.type);
+      // valibot's checks by a regular expression (regex, email, isoDate, isoTime, ulid, …) test just that,
+      // so the pattern says exactly what they take. Not the formats "email" or "date": each differs from
+      // valibot both ways (RFC 5321 takes "^db3`}19@lyrryvn.io", which is refused, and refuses a 65-character
+      // local part, which is taken; "2023-02-31" is taken), and a client or tester reads the format as the rule.
+      // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
+      if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
+        state.patterns.push(requirement.source);
+        if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
+      } else state.unchecked.push(action.type);
   }
-}
-
-/** A check by regular expression, as a pattern; one with flags JSON Schema patterns lack is named as unchecked. */
-function addPattern(state: PipeState, requirement: unknown, type: string): void {
-  // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
-  if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
-    state.patterns.push(requirement.source);
-    if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
-  } else state.unchecked.push(type);
 }
 
 const NUMBER_BOUNDS: Readonly<Record<string, string>> = {
