@@ -308,6 +308,19 @@ describe("toJsonSchema", () => {
     expect(documented).toEqual(refusedWithout);
   });
 
+  test("a schema with a fallback takes any value, so it is documented as {} with the fallback as default (found by schemathesis)", () => {
+    // valibot answers the fallback in place of what fails: { f: null } passed, where the document said a number.
+    const withFallback = v.object({
+      f: v.fallback(v.number(), 3),
+      o: v.fallback(v.object({ a: v.string() }), { a: "" }),
+    });
+    for (const sent of [null, "text", [1], { a: 1 }]) {
+      expect(v.safeParse(withFallback, { f: sent, o: sent }).success).toBe(true);
+    }
+    expect(toJsonSchema(withFallback)).toEqual({ type: "object", properties: { f: { default: 3 }, o: {} } });
+    expect(toJsonSchema(v.fallback(v.string(), () => "x"))).toEqual({});
+  });
+
   test("arrays, tuples, records", () => {
     expect(toJsonSchema(v.pipe(v.array(v.string()), v.minLength(1), v.maxLength(3)))).toEqual({
       type: "array",

@@ -67,6 +67,8 @@ interface PipeState {
 const IDENTITY_TRANSFORMATIONS = new Set(["brand", "readonly", "flavor"]);
 
 function convert(node: Node): JsonSchema {
+  // valibot answers the fallback in place of any value that fails: a schema with one takes anything.
+  if (hasFallback(node)) return withDefault({}, node.fallback);
   const out: Record<string, unknown> = { ...base(node) };
   const pipe = node.pipe as readonly Node[] | undefined;
   if (pipe === undefined) return out;
