@@ -77,6 +77,87 @@ describe("toJsonSchema", () => {
     expect(toJsonSchema(url)["x-eventflows-unchecked"]).toEqual(["url"]);
   });
 
+  test("a multipleOf that is no power of two is named unchecked: valibot's % on doubles refuses what the keyword takes (found by schemathesis)", () => {
+    // Each body's number is a multiple as written, so the keyword takes it; valibot reads the double: 0.3 % 0.01
+    // is 0.00999…, -64560621634346740 arrives as -64560621634346736, 1152921504606846975 as 2^60.
+    for (const [requirement, written] of [
+      [0.01, "0.3"],
+      [0.01, "-1998102295093.33"],
+      [5, "-64560621634346740"],
+      [1.25, "1152921504606846975"],
+    ] as const) {
+      const schema = v.pipe(v.number(), v.multipleOf(requirement));
+      expect(v.safeParse(schema, JSON.parse(written)).success).toBe(false);
+      expect(toJsonSchema(schema)).toEqual({
+        type: "number",
+        multipleOf: requirement,
+        "x-eventflows-unchecked": ["multiple_of"],
+      });
+    }
+    for (const exact of [1, 4, 0.5, 2 ** -10]) {
+      expect(toJsonSchema(v.pipe(v.number(), v.multipleOf(exact)))).toEqual({ type: "number", multipleOf: exact });
+    }
+  });
+
+  test("a multipleOf that is a power of two agrees with valibot, beyond 2^53 too: % is exact and every double there is even", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(1, 4, 0.5, 2 ** -10), fc.integer({ min: -(2 ** 30), max: 2 ** 30 }), (power, n) => {
+        const schema = v.pipe(v.number(), v.multipleOf(power));
+        expect(v.safeParse(schema, n * power).success).toBe(true);
+        expect(v.safeParse(schema, n * power + power / 2).success).toBe(false);
+        expect(v.safeParse(schema, n * 2 ** 60).success).toBe(true);
+      }),
+    );
+  });
+
+  test("every valibot check by a regular expression is documented as that pattern (isoTime and isoWeek were unchecked: found by schemathesis)", () => {
+    // Each of these only tests its requirement, a RegExp: the pattern says exactly what the check takes.
+    const checks = [
+      v.bic(),
+      v.cuid2(),
+      v.decimal(),
+      v.digits(),
+      v.domain(),
+      v.email(),
+      v.emoji(),
+      v.hexColor(),
+      v.hexadecimal(),
+      v.ipv4(),
+      v.isoDate(),
+      v.isoDateTime(),
+      v.isoDateTimeSecond(),
+      v.isoTime(),
+      v.isoTimeSecond(),
+      v.isoTimestamp(),
+      v.isoWeek(),
+      v.isrc(),
+      v.jwsCompact(),
+      v.ksuid(),
+      v.mac(),
+      v.mac48(),
+      v.mac64(),
+      v.nanoid(),
+      v.octal(),
+      v.rfcEmail(),
+      v.slug(),
+      v.ulid(),
+      v.hash(["sha256", "md5"]),
+    ];
+    for (const check of checks) {
+      expect(toJsonSchema(v.pipe(v.string(), check)), check.type).toEqual({
+        type: "string",
+        pattern: check.requirement.source,
+      });
+    }
+    // Case-insensitive ones stay unchecked: JSON Schema patterns have no flags.
+    for (const check of [v.base64(), v.ip(), v.ipv6()]) {
+      expect(toJsonSchema(v.pipe(v.string(), check))["x-eventflows-unchecked"], check.type).toEqual([check.type]);
+    }
+    const time = toJsonSchema(v.pipe(v.string(), v.isoTime()));
+    const pattern = new RegExp(time.pattern as string, "u");
+    expect(["23:59", "", "24:00", "7:05"].map((text) => pattern.test(text))).toEqual([true, false, false, false]);
+  });
+
   test("a regex becomes a pattern, unless its flags cannot be expressed", () => {
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/)))).toEqual({ type: "string", pattern: "^[a-z]+$" });
     expect(toJsonSchema(v.pipe(v.string(), v.regex(/^[a-z]+$/i)))).toEqual({
@@ -225,6 +306,19 @@ describe("toJsonSchema", () => {
       return !v.safeParse(object, rest).success;
     });
     expect(documented).toEqual(refusedWithout);
+  });
+
+  test("a schema with a fallback takes any value, so it is documented as {} with the fallback as default (found by schemathesis)", () => {
+    // valibot answers the fallback in place of what fails: { f: null } passed, where the document said a number.
+    const withFallback = v.object({
+      f: v.fallback(v.number(), 3),
+      o: v.fallback(v.object({ a: v.string() }), { a: "" }),
+    });
+    for (const sent of [null, "text", [1], { a: 1 }]) {
+      expect(v.safeParse(withFallback, { f: sent, o: sent }).success).toBe(true);
+    }
+    expect(toJsonSchema(withFallback)).toEqual({ type: "object", properties: { f: { default: 3 }, o: {} } });
+    expect(toJsonSchema(v.fallback(v.string(), () => "x"))).toEqual({});
   });
 
   test("arrays, tuples, records", () => {

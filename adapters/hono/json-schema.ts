@@ -67,6 +67,8 @@ interface PipeState {
 const IDENTITY_TRANSFORMATIONS = new Set(["brand", "readonly", "flavor"]);
 
 function convert(node: Node): JsonSchema {
+  // valibot answers the fallback in place of any value that fails: a schema with one takes anything.
+  if (hasFallback(node)) return withDefault({}, node.fallback);
   const out: Record<string, unknown> = { ...base(node) };
   const pipe = node.pipe as readonly Node[] | undefined;
   if (pipe === undefined) return out;
@@ -222,6 +224,10 @@ function applyValidation(state: PipeState, action: Node): void {
       return;
     case "multiple_of":
       out.multipleOf = requirement;
+      // valibot asks `value % requirement === 0` of doubles. Only a power of two divides every double as it
+      // divides the number written: 0.3 % 0.01 is 0.00999…, and -64560621634346740, a multiple of 5, arrives
+      // as -64560621634346736. Any other multipleOf takes values valibot refuses: it stays, named unchecked.
+      if (!Number.isInteger(Math.log2(requirement as number))) state.unchecked.push(action.type);
       return;
     case "integer":
       out.type = "integer";
@@ -233,13 +239,6 @@ function applyValidation(state: PipeState, action: Node): void {
       return;
     case "value":
       out.const = requirement;
-      return;
-    case "email":
-    case "iso_date":
-      // valibot's own expression, not the format "email" or "date": each differs from it both ways (an
-      // address RFC 5321 takes, "^db3`}19@lyrryvn.io", is refused, and one with a 65-character local
-      // part taken; "2023-02-31" is taken), and a client or tester reads the format as the rule.
-      addPattern(state, requirement, action.type);
       return;
     case "url":
       out.format = "uri";
@@ -260,24 +259,17 @@ function applyValidation(state: PipeState, action: Node): void {
       if (text) state.patterns.push(escapePattern(requirement as string));
       else state.unchecked.push(action.type);
       return;
-    case "regex":
-    case "iso_date_time":
-    case "iso_timestamp":
-    case "ulid":
-      addPattern(state, requirement, action.type);
-      return;
     default:
-      state.unchecked.push(action.type);
+      // valibot's checks by a regular expression (regex, email, isoDate, isoTime, ulid, …) test just that,
+      // so the pattern says exactly what they take. Not the formats "email" or "date": each differs from
+      // valibot both ways (RFC 5321 takes "^db3`}19@lyrryvn.io", which is refused, and refuses a 65-character
+      // local part, which is taken; "2023-02-31" is taken), and a client or tester reads the format as the rule.
+      // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
+      if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
+        state.patterns.push(requirement.source);
+        if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
+      } else state.unchecked.push(action.type);
   }
-}
-
-/** A check by regular expression, as a pattern; one with flags JSON Schema patterns lack is named as unchecked. */
-function addPattern(state: PipeState, requirement: unknown, type: string): void {
-  // Flags JSON Schema patterns lack (i, m, s) would change the meaning: such checks stay unchecked.
-  if (requirement instanceof RegExp && !/[ims]/.test(requirement.flags)) {
-    state.patterns.push(requirement.source);
-    if (acceptsBmpOnly(requirement)) state.bmpOnly = true;
-  } else state.unchecked.push(type);
 }
 
 const NUMBER_BOUNDS: Readonly<Record<string, string>> = {

@@ -273,7 +273,7 @@ function getOperation(route: RouteDescription, spec: DocumentSpec): Record<strin
     name,
     in: "query",
     required: required.has(name),
-    schema,
+    schema: withoutNull(schema),
     ...(schema.type === "array" ? { style: "form", explode: true } : {}),
   }));
   op.parameters = [...(op.parameters as unknown[]), ...queryParameters];
@@ -296,6 +296,24 @@ function queryCanCarry(schema: JsonSchema): boolean {
     return (prefix ?? []).every(queryCanCarry) && (items === undefined || items === false || queryCanCarry(items));
   }
   return true;
+}
+
+/**
+ * A parameter's schema without `null`, which no query string carries (its text is never read as null):
+ * documented, `v.nullable(v.number())` had testers send `?n=null`, which the route refuses.
+ */
+function withoutNull(schema: JsonSchema): JsonSchema {
+  const { anyOf, items, prefixItems, default: fallback, ...out } = schema as Record<string, unknown>;
+  if (fallback != null) out.default = fallback;
+  // `false` (a strict tuple's) stays as it is.
+  if (items !== undefined) out.items = items && withoutNull(items as JsonSchema);
+  if (Array.isArray(prefixItems)) out.prefixItems = prefixItems.map(withoutNull);
+  if (Array.isArray(anyOf)) {
+    const kept = anyOf.filter((option) => option.type !== "null" && option.const !== null).map(withoutNull);
+    if (kept.length === 1 && Object.keys(out).length === 0) return kept[0] as JsonSchema;
+    out.anyOf = kept;
+  }
+  return out;
 }
 
 function responses(route: RouteDescription, spec: DocumentSpec, method: "get" | "post"): Record<string, unknown> {
