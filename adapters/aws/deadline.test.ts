@@ -71,6 +71,8 @@ describe("the call deadline", () => {
       gaveUp: "deadline",
     });
     expect(error.message).toContain("deadline passed");
+    // The time named is the last attempt's (at most its 100 ms), and the message says so.
+    expect(error.message).toMatch(/the last attempt had no response within \d+ ms \(the call's deadline passed/);
     // Every attempt but the last ran its full 100 ms, and none started after 300 ms: at most 3.
     expect(error.attempts).toBe(counted.attempts);
     expect(counted.attempts).toBeGreaterThanOrEqual(1);

@@ -199,7 +199,8 @@ export function failureOf(status: number, headers: Headers, bodyText: string): A
 
 /**
  * A request that got no HTTP answer: the connection failed or dropped, or the attempt timed out
- * (`timedOutAfterMs`: after how long).
+ * (`timedOutAfterMs`: after how long). The message names the attempt: a call that retried until its
+ * deadline read "no response within 31 ms" for a 300 ms deadline, the last attempt's share of it.
  */
 export function transportFailure(cause: unknown, timedOutAfterMs?: number): AwsFailure {
   if (isNetworkRefusal(cause)) {
@@ -211,7 +212,7 @@ export function transportFailure(cause: unknown, timedOutAfterMs?: number): AwsF
   const code = networkCode(cause);
   const message =
     timedOutAfterMs !== undefined
-      ? `no response within ${timedOutAfterMs} ms`
+      ? `the last attempt had no response within ${timedOutAfterMs} ms`
       : `the request got no complete HTTP answer${code === undefined ? "" : ` (${code})`}`;
   return {
     code: timedOutAfterMs === undefined ? "NetworkError" : "TimeoutError",
