@@ -27,6 +27,7 @@ import {
   tableLayout,
 } from "./layout.js";
 import {
+  checkEndable,
   checkTransaction,
   itemBytes,
   outboxSortKey,
@@ -239,6 +240,15 @@ export class DynamoDbSagaStore extends SagaStore {
       });
     }
     const transaction = [...own, ...items];
+    // Steps only (they carry a handled id): parking, resuming and ending an instance are never refused.
+    if (commit.handledId !== undefined && !final) {
+      checkEndable(
+        saga,
+        key,
+        commit.compensations.length,
+        schedule.length > 0 ? Object.keys(remaining).length : undefined,
+      );
+    }
     checkTransaction(saga, key, transaction, await this.#keptBytes(head, pk, commit, touchesTimeouts));
     try {
       if (transaction.length === 1) {
