@@ -130,5 +130,29 @@ export function checkTransaction(
   }
 }
 
+/**
+ * Whether the instance a step leaves can still end in one transaction: its compensation writes every
+ * registered compensation (with the instance, the handled id and, fired by a timeout, that timeout's
+ * delete), its end deletes every pending timeout (with the instance and the handled id). Refused when
+ * the step is taken; otherwise the instance could never compensate or end on DynamoDB.
+ */
+export function checkEndable(saga: string, key: string, compensations: number, timeouts: number | undefined): void {
+  const issues = [];
+  if (compensations > MAX_TRANSACTION_ITEMS - 3) {
+    issues.push({
+      path: ["compensations"],
+      message: `${compensations} compensations registered; DynamoDB can send at most ${MAX_TRANSACTION_ITEMS - 3} in the one transaction that starts the compensation`,
+    });
+  }
+  if (timeouts !== undefined && timeouts > MAX_TRANSACTION_ITEMS - 2) {
+    issues.push({
+      path: ["schedule"],
+      message: `${timeouts} pending timeouts; DynamoDB can delete at most ${MAX_TRANSACTION_ITEMS - 2} in the one transaction that ends the instance`,
+    });
+  }
+  if (issues.length > 0)
+    throw new ValidationError(`Saga step of "${saga}" "${key}" leaves an instance that cannot end`, issues);
+}
+
 /** The partition of a due shard. */
 export const dueShard = (shard: number): string => `${SAGA_DUE_PARTITION_PREFIX}${shard}`;

@@ -131,6 +131,30 @@ describe("DynamoDbSagaStore", () => {
     expect((await store.load(saga, "k"))?.version).toBe(2);
   });
 
+  test("a state under 200 KB next to a pending-timeout list that makes the item pass 400 KB is refused before it is sent", async () => {
+    // The longest names a timeout list can hold: 98 timeouts of 250 three-byte characters, keys of 500.
+    const sent: string[] = [];
+    const fetch = (input: RequestInfo | URL, init?: RequestInit) => {
+      sent.push(new Request(input, init).headers.get("x-amz-target") ?? "?");
+      return globalThis.fetch(input, init);
+    };
+    const store = new DynamoDbSagaStore({ ...shared.options, fetch });
+    const saga = `Saga-${ulid()}`;
+    const key = "\u20ac".repeat(500);
+    const schedule = Array.from({ length: 98 }, (_, i) => {
+      const name = `${"\u20ac".repeat(250)}${i}`;
+      return { id: sagaTimeoutId(saga, key, name, 1), saga, key, name, dueAt: 9e12, data: null };
+    });
+    await store.commit({ ...base(saga), key, schedule });
+    expect(await store.load(saga, key)).toMatchObject({ version: 1 });
+    sent.length = 0;
+    await expect(
+      store.commit({ ...base(saga), key, expectedVersion: 1, state: { blob: "x".repeat(150_000) } }),
+    ).rejects.toMatchObject({ code: "PAYLOAD_TOO_LARGE" });
+    expect(sent).toEqual([]);
+    expect(await store.load(saga, key)).toMatchObject({ version: 1, state: {} });
+  });
+
   test("several runtimes (processes: a store each), duplicated deliveries, ticks and crashes end as a sequential run, each command once in effect (property)", async () => {
     await checkInterleavings(
       () => new DynamoDbSagaStore({ ...own.options, partitionKey: "PK", sortKey: "SK", timeoutShards: 4 }),

@@ -27,6 +27,7 @@ import {
   tableLayout,
 } from "./layout.js";
 import {
+  checkEndable,
   checkTransaction,
   itemBytes,
   outboxSortKey,
@@ -239,6 +240,15 @@ export class DynamoDbSagaStore extends SagaStore {
       });
     }
     const transaction = [...own, ...items];
+    // Steps only (they carry a handled id): parking, resuming and ending an instance are never refused.
+    if (commit.handledId !== undefined && !final) {
+      checkEndable(
+        saga,
+        key,
+        commit.compensations.length,
+        schedule.length > 0 ? Object.keys(remaining).length : undefined,
+      );
+    }
     checkTransaction(saga, key, transaction, await this.#keptBytes(head, pk, commit, touchesTimeouts));
     try {
       if (transaction.length === 1) {
@@ -483,11 +493,17 @@ export class DynamoDbSagaStore extends SagaStore {
     const { saga, key, expectedVersion } = commit;
     let kept = itemBytes({ [S.saga]: str(saga), [S.key]: str(key), [S.created]: num(0) });
     const values = head.Update.ExpressionAttributeValues as Record<string, unknown>;
-    // The pending timeouts are looked up only for a large item (from the cache a load fills, as a rule).
-    if (!touchesTimeouts && itemBytes(values) + kept > MAX_ITEM_BYTES / 2) {
-      const timeouts = await this.#pendingTimeouts(pk, saga, key, expectedVersion);
-      kept += itemBytes({ [S.timeouts]: str(JSON.stringify(timeouts)) });
-    }
+    if (touchesTimeouts) return kept;
+    // Counted whenever known (a load or commit of this store cached them: no request); read only for a large
+    // item. Up to 98 timeouts with the longest names and key make a list of about 300 KB on their own.
+    const cached = this.#pending.get(pk);
+    const timeouts =
+      cached?.version === expectedVersion
+        ? cached.timeouts
+        : itemBytes(values) + kept > MAX_ITEM_BYTES / 2
+          ? await this.#pendingTimeouts(pk, saga, key, expectedVersion)
+          : undefined;
+    if (timeouts !== undefined) kept += itemBytes({ [S.timeouts]: str(JSON.stringify(timeouts)) });
     return kept;
   }
 
