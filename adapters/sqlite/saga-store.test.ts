@@ -166,6 +166,24 @@ describe("SqliteSagaStore", () => {
     own.close();
   });
 
+  test("an outbox entry that is not JSON is a ServiceError SAGA_CORRUPT naming the instance, quoting none of it", async () => {
+    // Read through SQLite's json() inside the statement, it failed as SQLITE_ERROR "the statement failed".
+    const own = new Database(":memory:");
+    const ownDriver = bunSqliteDriver(own);
+    await migrateSqlite(ownDriver);
+    const store = new SqliteSagaStore({ driver: ownDriver });
+    const entry = { id: "S/k/1", type: "Cmd", payload: { n: 1 }, causationId: "e", compensation: false };
+    await store.commit(first("S", { outbox: [entry] }));
+    own.run(`UPDATE eventflows_saga_outbox SET entry = '{"card": "4111 1111'`);
+    for (const call of [() => store.load("S", "k"), () => store.list({ pendingOutbox: true })]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toMatchObject({ service: "SQLite", serviceCode: "SAGA_CORRUPT", retryable: false });
+      expect((error as Error).message).toContain('saga "S" key "k"');
+      expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toContain("4111");
+    }
+    own.close();
+  });
+
   test("bad options are a ValidationError naming them", () => {
     const issues = (make: () => unknown) => {
       try {
