@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { isEventCorruptError } from "../../src/index.js";
+import { ensurePostgres } from "../../test/services/postgres.ts";
+import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
+
+// Rows edited with SQL into values the columns accept but the library never writes, as another tool would.
+const schema = `h54sqlite2_corrupt_${Date.now().toString(36)}`;
+let sql: PostgresSql;
+
+beforeAll(async () => {
+  sql = createPostgresClient(await ensurePostgres(), { max: 2 });
+  await new PostgresEventStore({ sql, schema }).migrate();
+});
+afterAll(async () => {
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await sql.end();
+});
+
+/** What a read threw, or undefined when it read through. */
+async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
+  try {
+    for await (const _ of read()) {
+      // drain
+    }
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+describe("PostgreSQL rows another tool wrote", () => {
+  // Each was handed on as an envelope: type "", metadata null, timestamp null (to_char of an infinite time).
+  const notEvents: readonly (readonly [string, string, string])[] = [
+    ["an empty event id", "event_id = ''", "no id"],
+    ["an empty type", "type = ''", "no type"],
+    ["an infinite time", "created_at = 'infinity'", "no time"],
+    ["metadata that is JSON null", "metadata = 'null'", "metadata"],
+    ["metadata that is an array", "metadata = '[1]'", "metadata"],
+    ["metadata that is a string", `metadata = '"4111 1111"'`, "metadata"],
+  ];
+  for (const [index, [what, assignment, named]] of notEvents.entries()) {
+    test(`${what} fails readStream and readAll with an EventCorruptError naming stream and version, not the text`, async () => {
+      const store = new PostgresEventStore({ sql, schema });
+      const stream = `Order-${index}`;
+      await store.appendToStream(stream, [
+        { type: "Placed", data: { n: 1 } },
+        { type: "Paid", data: { n: 2 } },
+      ]);
+      await sql.unsafe(`UPDATE ${schema}.events SET ${assignment} WHERE stream_id = $1 AND version = 2`, [stream]);
+      for (const read of [() => store.readStream(stream), () => store.readAll()]) {
+        const error = (await readError(read)) as Error & Record<string, unknown>;
+        expect(isEventCorruptError(error)).toBe(true);
+        expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: stream, version: 2 });
+        expect(error.message).toContain(named);
+        expect(error.message).not.toContain("4111");
+      }
+      await sql.unsafe(`DELETE FROM ${schema}.events WHERE stream_id = $1`, [stream]);
+    });
+  }
+
+  // No readStream meets it; readAll handed on an envelope of stream "".
+  test("an event with an empty stream id fails readAll with an EventCorruptError naming its global position", async () => {
+    const store = new PostgresEventStore({ sql, schema });
+    await store.appendToStream("Order-x", [{ type: "Placed", data: { n: 1 } }]);
+    const [row] = await sql.unsafe(
+      `UPDATE ${schema}.events SET stream_id = '' WHERE stream_id = 'Order-x' RETURNING global_position::text AS p`,
+    );
+    const error = (await readError(() => store.readAll())) as Error & Record<string, unknown>;
+    expect(isEventCorruptError(error)).toBe(true);
+    expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: "", version: 1 });
+    expect(error.message).toContain(`no stream id (global position ${row?.p})`);
+    await sql.unsafe(`DELETE FROM ${schema}.events WHERE stream_id = ''`);
+  });
+});
