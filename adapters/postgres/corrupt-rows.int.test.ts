@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isEventCorruptError } from "../../src/index.js";
 import { ensurePostgres } from "../../test/services/postgres.ts";
-import { createPostgresClient, PostgresEventStore, type PostgresSql } from "./index.js";
+import {
+  createPostgresClient,
+  PostgresCheckpointStore,
+  PostgresEventStore,
+  PostgresSnapshotStore,
+  type PostgresSql,
+} from "./index.js";
 
 // Rows edited with SQL into values the columns accept but the library never writes, as another tool would.
 const schema = `h54sqlite2_corrupt_${Date.now().toString(36)}`;
@@ -70,5 +76,30 @@ describe("PostgreSQL rows another tool wrote", () => {
     expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: "", version: 1 });
     expect(error.message).toContain(`no stream id (global position ${row?.p})`);
     await sql.unsafe(`DELETE FROM ${schema}.events WHERE stream_id = ''`);
+  });
+
+  // to_char reads an infinite time as NULL: the load answered createdAt "null".
+  test("a snapshot whose time is infinity is a SnapshotCorruptError naming stream and version", async () => {
+    const snapshots = new PostgresSnapshotStore({ sql, schema });
+    await snapshots.save({ streamId: "Snap-1", version: 2, state: { n: 1 } });
+    await sql.unsafe(`UPDATE ${schema}.snapshots SET created_at = 'infinity' WHERE stream_id = 'Snap-1'`);
+    const error = await snapshots.load("Snap-1").then(
+      (snapshot) => snapshot,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Snap-1", version: 2 });
+  });
+
+  // The bigint column takes what a number cannot hold: the load answered 9007199254740992, a position
+  // the runner would resume from though no event has it.
+  test("a checkpoint past 2^53 - 1 fails its load with a ServiceError CHECKPOINT_CORRUPT, not a rounded position", async () => {
+    const checkpoints = new PostgresCheckpointStore({ sql, schema });
+    await checkpoints.store("projection:big", 2);
+    await sql.unsafe(`UPDATE ${schema}.checkpoints SET position = 9007199254740993 WHERE id = 'projection:big'`);
+    const error = await checkpoints.load("projection:big").then(
+      (position) => position,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "CHECKPOINT_CORRUPT", retryable: false });
   });
 });
