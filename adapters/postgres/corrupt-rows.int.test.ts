@@ -5,6 +5,7 @@ import {
   createPostgresClient,
   PostgresCheckpointStore,
   PostgresEventStore,
+  PostgresSagaStore,
   PostgresSnapshotStore,
   type PostgresSql,
 } from "./index.js";
@@ -101,5 +102,51 @@ describe("PostgreSQL rows another tool wrote", () => {
       (thrown: unknown) => thrown,
     );
     expect(error).toMatchObject({ code: "SERVICE_ERROR", serviceCode: "CHECKPOINT_CORRUPT", retryable: false });
+  });
+
+  // jsonb and text columns take any shape: each was handed on (status "bogus", compensations null, an
+  // outbox of [null]) for the saga runtime to fail on with a TypeError or to leave the instance stuck.
+  const notInstances: readonly (readonly [string, string])[] = [
+    ["a status that is none", "sagas SET status = 'bogus'"],
+    ["an empty status", "sagas SET status = ''"],
+    ["a negative step", "sagas SET step = -1"],
+    ["compensations that are JSON null", "sagas SET compensations = 'null'"],
+    ["compensations that are an object", `sagas SET compensations = '{"card": "4111 1111"}'`],
+    ["attention that is a number", "sagas SET attention = '5'"],
+    ["an outbox entry that is JSON null", "saga_outbox SET entry = 'null'"],
+    ["an outbox entry that is a string", `saga_outbox SET entry = '"4111 1111"'`],
+  ];
+  for (const [index, [what, assignment]] of notInstances.entries()) {
+    test(`${what} fails load and list with a ServiceError SAGA_CORRUPT naming the instance, quoting none of it`, async () => {
+      const store = new PostgresSagaStore({ sql, schema });
+      const saga = `Shape${index}`;
+      const entry = { id: `${saga}/k/1`, type: "Cmd", payload: { n: 1 }, causationId: "e", compensation: false };
+      await store.commit({
+        saga,
+        key: "k",
+        expectedVersion: 0,
+        state: { n: 1 },
+        status: "running",
+        step: 1,
+        compensations: [],
+        outbox: [entry],
+      });
+      await sql.unsafe(`UPDATE ${schema}.${assignment} WHERE saga = $1`, [saga]);
+      for (const call of [() => store.load(saga, "k"), () => store.list({ saga })]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toMatchObject({ serviceCode: "SAGA_CORRUPT", retryable: false });
+        expect((error as Error).message).toContain(`saga "${saga}" key "k"`);
+        expect((error as Error).message).not.toContain("4111");
+      }
+    });
+  }
+
+  test("a failure that is JSON null fails failures() with a ServiceError SAGA_CORRUPT", async () => {
+    const store = new PostgresSagaStore({ sql, schema });
+    const at = "2026-12-07T00:00:00.000Z";
+    await store.recordFailure({ saga: "Failing", key: "k", eventId: "e", eventType: "T", error: "E", at });
+    await sql.unsafe(`UPDATE ${schema}.saga_failures SET failure = 'null' WHERE saga = 'Failing'`);
+    const error = await store.failures({ saga: "Failing" }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ serviceCode: "SAGA_CORRUPT", retryable: false });
   });
 });

@@ -14,6 +14,7 @@ import {
   type SagaTimeout,
   ServiceError,
   sagaConflict,
+  sagaRecordFlaw,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
@@ -328,7 +329,7 @@ RETURNING id, saga, key, name, due_at, data`,
         saga === undefined
           ? await driver.all(`SELECT failure FROM ${table} ORDER BY seq LIMIT ?`, [limit])
           : await driver.all(`SELECT failure FROM ${table} WHERE saga = ? ORDER BY seq LIMIT ?`, [saga, limit]);
-      return rows.map((row) => JSON.parse(String(row.failure)) as SagaFailure);
+      return rows.map(toFailure);
     });
   }
 
@@ -345,8 +346,17 @@ RETURNING id, saga, key, name, due_at, data`,
         // Only JSON.parse of a stored value throws a SyntaxError here: a row another tool wrote. Said
         // so, without the parser's message (it quotes the text), not as the catch-all "the statement failed".
         if (!(error instanceof SyntaxError)) throw error;
-        const what = error instanceof UnreadableInstance ? error.message : "a stored saga instance, timeout or failure";
-        throw new ServiceError(SERVICE, operation, "SAGA_CORRUPT", false, `${what} ${CORRUPT_MESSAGE}`);
+        const what =
+          error instanceof UnreadableInstance
+            ? error.message
+            : "a stored saga instance, timeout or failure is not JSON";
+        throw new ServiceError(
+          SERVICE,
+          operation,
+          "SAGA_CORRUPT",
+          false,
+          `${what} (a row another tool wrote): repair or delete it`,
+        );
       }
     });
   }
@@ -363,16 +373,15 @@ FROM ${this.#n.sagas} AS s`;
   }
 }
 
-const CORRUPT_MESSAGE = "is not JSON (a row another tool wrote): repair or delete it";
-
-/** A stored instance's JSON that does not parse, named by the instance so it can be found and repaired. */
+/** A stored instance or failure that is none (its JSON does not parse, or is of another shape), named so it can be found. */
 class UnreadableInstance extends SyntaxError {}
 
 function toRecord(row: SqliteRow): SagaRecord {
   const saga = String(row.saga);
   const key = String(row.key);
+  let record: SagaRecord;
   try {
-    return {
+    record = {
       saga,
       key,
       version: Number(row.version),
@@ -388,8 +397,18 @@ function toRecord(row: SqliteRow): SagaRecord {
     };
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    throw new UnreadableInstance(`the stored state of saga "${saga}" key "${key}"`);
+    throw new UnreadableInstance(`the stored state of saga "${saga}" key "${key}" is not JSON`);
   }
+  // JSON of another shape, or a status that is none: refused as the JSON that does not parse is.
+  const flaw = sagaRecordFlaw(record);
+  if (flaw !== undefined) throw new UnreadableInstance(`the stored instance of saga "${saga}" key "${key}": ${flaw}`);
+  return record;
+}
+
+function toFailure(row: SqliteRow): SagaFailure {
+  const failure = JSON.parse(String(row.failure)) as SagaFailure | null;
+  if (typeof failure === "object" && failure !== null && !Array.isArray(failure)) return failure;
+  throw new UnreadableInstance("a stored saga failure is not an object");
 }
 
 function toTimeout(row: SqliteRow): SagaTimeout {
