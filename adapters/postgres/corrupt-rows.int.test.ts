@@ -5,6 +5,7 @@ import {
   createPostgresClient,
   PostgresCheckpointStore,
   PostgresEventStore,
+  PostgresIdempotencyStore,
   PostgresSagaStore,
   PostgresSnapshotStore,
   type PostgresSql,
@@ -149,4 +150,19 @@ describe("PostgreSQL rows another tool wrote", () => {
     const error = await store.failures({ saga: "Failing" }).catch((e: unknown) => e);
     expect(error).toMatchObject({ serviceCode: "SAGA_CORRUPT", retryable: false });
   });
+
+  // The smallint column takes what is no HTTP status: replayed, `new Response` threw a RangeError in the
+  // HTTP layer, no EventFlowsError, for every retry of the key until it expired.
+  for (const stored of [0, 600, -1]) {
+    test(`a stored idempotent response of status ${stored} is a ServiceError IDEMPOTENCY_CORRUPT at its claim`, async () => {
+      const store = new PostgresIdempotencyStore({ sql, schema });
+      const key = `Key-${stored}`;
+      const claim = await store.claim(key, "fp");
+      if (claim.state !== "claimed") throw new Error(`claimed: ${claim.state}`);
+      await store.complete(key, "fp", { status: 201, body: "{}", contentType: "application/json" }, claim.token);
+      await sql.unsafe(`UPDATE ${schema}.idempotency_keys SET status = $1 WHERE key = $2`, [stored, key]);
+      const error = await store.claim(key, "fp").catch((e: unknown) => e);
+      expect(error).toMatchObject({ serviceCode: "IDEMPOTENCY_CORRUPT", retryable: false });
+    });
+  }
 });
