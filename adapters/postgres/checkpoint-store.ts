@@ -1,7 +1,13 @@
-import { assertKnownOptions, CheckpointStore, checkpointConflict, ValidationError } from "../../src/index.js";
+import {
+  assertKnownOptions,
+  CheckpointStore,
+  checkpointConflict,
+  ServiceError,
+  ValidationError,
+} from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
 import { textIssues } from "./encode.js";
-import { guard, guardReconnecting } from "./errors.js";
+import { guard, guardReconnecting, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
 import { type Statements, statements } from "./statements.js";
@@ -52,7 +58,7 @@ export class PostgresCheckpointStore extends CheckpointStore {
       const [row] = (await this.#sql.unsafe(this.#statements.read, [id], { prepare: true }).values()) as unknown as [
         string,
       ][];
-      return row === undefined ? undefined : Number(row[0]);
+      return row === undefined ? undefined : storedPosition(row[0]);
     });
   }
 
@@ -83,4 +89,20 @@ export class PostgresCheckpointStore extends CheckpointStore {
 function assertStorable(id: string): void {
   const issues = textIssues(id, []);
   if (issues.length > 0) throw new ValidationError("Invalid checkpoint id", issues);
+}
+
+/**
+ * The bigint column holds positions a number cannot (another tool wrote the row): a ServiceError
+ * saying so, rather than the nearest number, a position no event has, for a runner to resume from.
+ */
+function storedPosition(text: string): number {
+  const position = Number(text);
+  if (Number.isSafeInteger(position)) return position;
+  throw new ServiceError(
+    SERVICE,
+    "loadCheckpoint",
+    "CHECKPOINT_CORRUPT",
+    false,
+    "a stored checkpoint is past 2^53 - 1 (a row another tool wrote): repair or delete it",
+  );
 }

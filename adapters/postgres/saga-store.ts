@@ -11,12 +11,14 @@ import {
   SagaStore,
   type SagaStoreOptions,
   type SagaTimeout,
+  ServiceError,
   sagaConflict,
+  sagaRecordFlaw,
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, opensTransactions, type PostgresSql, type PostgresTransactionSql } from "./client.js";
-import { guard, guardReconnecting } from "./errors.js";
+import { guard, guardReconnecting, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, type TableNames, tableNames } from "./names.js";
 import { beginUnlessGone } from "./transaction-scope.js";
 
@@ -72,7 +74,7 @@ export class PostgresSagaStore extends SagaStore {
       this.#sql.unsafe(`${this.#selectRecords()} WHERE s.saga = $1 AND s.key = $2`, [saga, key], { prepare: true }),
     );
     const row = rows[0] as unknown as RecordRow | undefined;
-    return row === undefined ? undefined : toRecord(row);
+    return row === undefined ? undefined : toRecord(row, "loadSaga");
   }
 
   protected readHandled(saga: string, key: string, handledId: string): Promise<boolean> {
@@ -274,7 +276,7 @@ export class PostgresSagaStore extends SagaStore {
         { prepare: true },
       ),
     );
-    return (rows as unknown as RecordRow[]).map(toRecord);
+    return (rows as unknown as RecordRow[]).map((row) => toRecord(row, "listSagas"));
   }
 
   protected async writeFailure(failure: SagaFailure): Promise<void> {
@@ -296,7 +298,11 @@ export class PostgresSagaStore extends SagaStore {
         { prepare: true },
       ),
     );
-    return rows.map((row) => JSON.parse(String(row.failure)) as SagaFailure);
+    return rows.map((row) => {
+      const failure = JSON.parse(String(row.failure)) as SagaFailure | null;
+      if (typeof failure === "object" && failure !== null && !Array.isArray(failure)) return failure;
+      throw corrupt("sagaFailures", "a stored saga failure is not an object");
+    });
   }
 
   #selectRecords(): string {
@@ -310,8 +316,8 @@ export class PostgresSagaStore extends SagaStore {
   }
 }
 
-function toRecord(row: RecordRow): SagaRecord {
-  return {
+function toRecord(row: RecordRow, operation: string): SagaRecord {
+  const record: SagaRecord = {
     saga: row.saga,
     key: row.key,
     version: Number(row.version),
@@ -322,4 +328,19 @@ function toRecord(row: RecordRow): SagaRecord {
     outbox: JSON.parse(row.outbox) as OutboxEntry[],
     attention: row.attention === null ? undefined : JSON.parse(row.attention),
   };
+  // jsonb and text take any shape another tool writes: named by instance, quoting none of it.
+  const flaw = sagaRecordFlaw(record);
+  if (flaw !== undefined)
+    throw corrupt(operation, `the stored instance of saga "${row.saga}" key "${row.key}": ${flaw}`);
+  return record;
+}
+
+function corrupt(operation: string, what: string): ServiceError {
+  return new ServiceError(
+    SERVICE,
+    operation,
+    "SAGA_CORRUPT",
+    false,
+    `${what} (a row another tool wrote): repair or delete it`,
+  );
 }

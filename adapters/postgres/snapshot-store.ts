@@ -149,6 +149,8 @@ export class PostgresSnapshotStore extends SnapshotStore {
     );
     if (row === undefined) return undefined;
     const [version, schemaVersion, encoding, payload, createdAt] = row;
+    // to_char reads a time of infinity (another tool wrote it) as NULL: no time to hand on.
+    if (createdAt === null) throw new SnapshotCorruptError(streamId, Number(version), "it has no time");
     return {
       streamId,
       version: Number(version),

@@ -1,6 +1,6 @@
 import { CheckpointStore, checkpointConflict, ServiceError, ValidationError } from "../../src/index.js";
 import { driverIssues, type SqliteDriver } from "./driver.js";
-import { textIssues } from "./encode.js";
+import { storedInteger, textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
@@ -85,11 +85,11 @@ function assertStorable(id: string): void {
 }
 
 /**
- * SQLite's INTEGER column keeps text it cannot read as a number, and a REAL as it is (another tool
- * wrote the row): a ServiceError saying so, rather than NaN or 2.5 for a runner to resume from.
+ * SQLite's INTEGER column keeps text it cannot read as a number, a REAL and a BLOB as they are
+ * (another tool wrote the row): a ServiceError saying so, rather than NaN or 2.5 for a runner to resume from.
  */
 function storedPosition(value: unknown): number {
-  const position = Number(value);
+  const position = storedInteger(value);
   if (Number.isSafeInteger(position) && position >= 0) return position;
   throw new ServiceError(
     SERVICE,

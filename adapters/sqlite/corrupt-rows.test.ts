@@ -56,6 +56,7 @@ describe("SQLite rows another tool wrote", () => {
     ["an empty event id", "id = ''", "id"],
     ["an empty time", "timestamp = ''", "time"],
     ["a version that is not an integer", "version = '2x'", "version"],
+    ["a version that is a BLOB", "version = x'02'", "version"],
   ];
   for (const [what, assignment, named] of notEvents) {
     test(`${what} fails every read, through a Durable Object's client too, with an EventCorruptError naming the stream, not the text`, async () => {
@@ -89,7 +90,8 @@ describe("SQLite rows another tool wrote", () => {
 
   // SQLite's INTEGER column keeps text it cannot read as a number, and a REAL as it is: the load
   // answered NaN or 2.5, which a runner then reported as its own invalid "after".
-  for (const stored of ["'12abc'", "2.5", "9007199254740993"]) {
+  // A BLOB or empty text converted by Number() too: x'01' read as 1, '' as 0.
+  for (const stored of ["'12abc'", "2.5", "9007199254740993", "x'01'", "''"]) {
     test(`a checkpoint stored as ${stored} fails its load with a ServiceError CHECKPOINT_CORRUPT, not a position`, async () => {
       const db = new Database(":memory:");
       try {
@@ -112,7 +114,7 @@ describe("SQLite rows another tool wrote", () => {
 
   // A schema version that is no integer compared as neither older nor current: a repository took the
   // snapshot for a newer deployment's and never replaced it, replaying the whole stream on every load.
-  for (const stored of ["'v2'", "1.5"]) {
+  for (const stored of ["'v2'", "1.5", "x'01'"]) {
     test(`a snapshot whose schema version is stored as ${stored} is a SnapshotCorruptError`, async () => {
       const db = new Database(":memory:");
       try {
@@ -131,4 +133,47 @@ describe("SQLite rows another tool wrote", () => {
       }
     });
   }
+
+  test("a snapshot with an empty time is a SnapshotCorruptError, not a createdAt of ''", async () => {
+    const db = new Database(":memory:");
+    try {
+      const driver = bunSqliteDriver(db);
+      await new SqliteEventStore({ driver }).migrate();
+      const snapshots = new SqliteSnapshotStore({ driver });
+      await snapshots.save({ streamId: "Order-1", version: 2, state: { n: 1 } });
+      db.run(`UPDATE eventflows_snapshots SET created_at = ''`);
+      const error = await snapshots.load("Order-1").then(
+        (snapshot) => snapshot,
+        (thrown: unknown) => thrown,
+      );
+      expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
+    } finally {
+      db.close();
+    }
+  });
+
+  // No readStream meets such a row: the global reads do, and handed on an envelope of stream "".
+  test("an event with an empty stream id fails the global reads with an EventCorruptError naming its position", async () => {
+    const db = new Database(":memory:");
+    try {
+      const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+      await store.migrate();
+      await store.appendToStream("Order-1", [
+        { type: "Placed", data: { n: 1 } },
+        { type: "Paid", data: { n: 2 } },
+      ]);
+      db.run(`UPDATE eventflows_events SET stream_id = '' WHERE position = 2`);
+      const client = new DurableObjectEventStore({
+        stub: { fetch: (url, init) => handleEventStoreRequest(store, new Request(url, init)) },
+      });
+      for (const read of [() => store.readAll(), () => client.readAll()]) {
+        const error = (await readError(read)) as Error & Record<string, unknown>;
+        expect(isEventCorruptError(error)).toBe(true);
+        expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: "", version: 2 });
+        expect(error.message).toContain("no stream id (global position 2)");
+      }
+    } finally {
+      db.close();
+    }
+  });
 });

@@ -123,7 +123,7 @@ export function assertStorableStreamId(streamId: string): void {
  */
 export function fromRow(row: SqliteRow): EventEnvelope {
   const streamId = String(row.stream_id);
-  const version = Number(row.version);
+  const version = storedInteger(row.version);
   // NOT NULL columns still take '' or '2x' from another tool: refused here, as the DynamoDB store
   // refuses such items, rather than handed to a reader that breaks on them further away.
   if (!Number.isSafeInteger(version) || version < 1) {
@@ -139,7 +139,8 @@ export function fromRow(row: SqliteRow): EventEnvelope {
     data: storedJson(row.data, "data", streamId, version),
     metadata: storedJson(row.metadata, "metadata", streamId, version) as EventEnvelope["metadata"],
   };
-  const flaw = rowFlaw(envelope);
+  // Only a global read meets a row of stream '': its position says which row it is.
+  const flaw = streamId === "" ? `it has no stream id (global position ${row.position})` : rowFlaw(envelope);
   if (flaw !== undefined) throw new EventCorruptError(streamId, version, flaw);
   return envelope;
 }
@@ -150,6 +151,14 @@ function rowFlaw({ id, type, timestamp, metadata }: EventEnvelope): string | und
   if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
     return "its metadata is not an object";
   return undefined;
+}
+
+/**
+ * An INTEGER column's value as a number, NaN when it is none: the column keeps text and BLOBs another
+ * tool wrote, which Number() would read as numbers ('' as 0, x'01' as 1). A bigint under safeIntegers.
+ */
+export function storedInteger(value: unknown): number {
+  return typeof value === "number" || typeof value === "bigint" ? Number(value) : Number.NaN;
 }
 
 function storedJson(text: unknown, what: string, streamId: string, version: number): unknown {

@@ -166,6 +166,65 @@ describe("SqliteSagaStore", () => {
     own.close();
   });
 
+  test("an outbox entry that is not JSON is a ServiceError SAGA_CORRUPT naming the instance, quoting none of it", async () => {
+    // Read through SQLite's json() inside the statement, it failed as SQLITE_ERROR "the statement failed".
+    const own = new Database(":memory:");
+    const ownDriver = bunSqliteDriver(own);
+    await migrateSqlite(ownDriver);
+    const store = new SqliteSagaStore({ driver: ownDriver });
+    const entry = { id: "S/k/1", type: "Cmd", payload: { n: 1 }, causationId: "e", compensation: false };
+    await store.commit(first("S", { outbox: [entry] }));
+    own.run(`UPDATE eventflows_saga_outbox SET entry = '{"card": "4111 1111'`);
+    for (const call of [() => store.load("S", "k"), () => store.list({ pendingOutbox: true })]) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error).toMatchObject({ service: "SQLite", serviceCode: "SAGA_CORRUPT", retryable: false });
+      expect((error as Error).message).toContain('saga "S" key "k"');
+      expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toContain("4111");
+    }
+    own.close();
+  });
+
+  // JSON of another shape, or a status that is none: each was handed on (status "bogus", compensations
+  // null, an outbox of [null]) for the saga runtime to fail on with a TypeError or to leave stuck.
+  const notInstances: readonly (readonly [string, string])[] = [
+    ["a status that is none", "sagas SET status = 'bogus'"],
+    ["a step that is no integer", "sagas SET step = 'x'"],
+    ["compensations that are JSON null", "sagas SET compensations = 'null'"],
+    ["attention that is a number", "sagas SET attention = '5'"],
+    ["an outbox entry that is a string", `saga_outbox SET entry = '"4111 1111"'`],
+    ["an outbox entry that is a number", "saga_outbox SET entry = 5"],
+  ];
+  for (const [what, assignment] of notInstances) {
+    test(`${what} is a ServiceError SAGA_CORRUPT naming the instance, quoting none of it`, async () => {
+      const own = new Database(":memory:");
+      const ownDriver = bunSqliteDriver(own);
+      await migrateSqlite(ownDriver);
+      const store = new SqliteSagaStore({ driver: ownDriver });
+      const entry = { id: "S/k/1", type: "Cmd", payload: { n: 1 }, causationId: "e", compensation: false };
+      await store.commit(first("S", { outbox: [entry] }));
+      own.run(`UPDATE eventflows_${assignment}`);
+      for (const call of [() => store.load("S", "k"), () => store.list()]) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error).toMatchObject({ service: "SQLite", serviceCode: "SAGA_CORRUPT", retryable: false });
+        expect((error as Error).message).toContain('saga "S" key "k"');
+        expect((error as Error).message).not.toContain("4111");
+      }
+      own.close();
+    });
+  }
+
+  test("a failure that is JSON null is a ServiceError SAGA_CORRUPT", async () => {
+    const own = new Database(":memory:");
+    const ownDriver = bunSqliteDriver(own);
+    await migrateSqlite(ownDriver);
+    const store = new SqliteSagaStore({ driver: ownDriver });
+    const at = "2026-12-07T00:00:00.000Z";
+    await store.recordFailure({ saga: "S", key: "k", eventId: "e", eventType: "T", error: "E", at });
+    own.run(`UPDATE eventflows_saga_failures SET failure = 'null'`);
+    expect(await store.failures().catch((e: unknown) => e)).toMatchObject({ serviceCode: "SAGA_CORRUPT" });
+    own.close();
+  });
+
   test("bad options are a ValidationError naming them", () => {
     const issues = (make: () => unknown) => {
       try {

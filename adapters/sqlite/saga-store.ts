@@ -14,6 +14,7 @@ import {
   type SagaTimeout,
   ServiceError,
   sagaConflict,
+  sagaRecordFlaw,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
@@ -328,7 +329,7 @@ RETURNING id, saga, key, name, due_at, data`,
         saga === undefined
           ? await driver.all(`SELECT failure FROM ${table} ORDER BY seq LIMIT ?`, [limit])
           : await driver.all(`SELECT failure FROM ${table} WHERE saga = ? ORDER BY seq LIMIT ?`, [saga, limit]);
-      return rows.map((row) => JSON.parse(String(row.failure)) as SagaFailure);
+      return rows.map(toFailure);
     });
   }
 
@@ -345,37 +346,69 @@ RETURNING id, saga, key, name, due_at, data`,
         // Only JSON.parse of a stored value throws a SyntaxError here: a row another tool wrote. Said
         // so, without the parser's message (it quotes the text), not as the catch-all "the statement failed".
         if (!(error instanceof SyntaxError)) throw error;
-        throw new ServiceError(SERVICE, operation, "SAGA_CORRUPT", false, CORRUPT_MESSAGE);
+        const what =
+          error instanceof UnreadableInstance
+            ? error.message
+            : "a stored saga instance, timeout or failure is not JSON";
+        throw new ServiceError(
+          SERVICE,
+          operation,
+          "SAGA_CORRUPT",
+          false,
+          `${what} (a row another tool wrote): repair or delete it`,
+        );
       }
     });
   }
 
   #selectRecords(): string {
-    // The outbox as one JSON array, in the order its entries were decided: an aggregate window over
+    // The outbox as one JSON array of the entries' texts (parsed by toRecord: SQLite's json() failed the
+    // statement on one that is not JSON, naming nothing), in the order its entries were decided: an aggregate window over
     // seq orders it on every SQLite these drivers ship (an aggregate's own ORDER BY needs 3.44).
     return `SELECT s.saga AS saga, s.key AS key, s.version AS version, s.state AS state, s.status AS status,
   s.step AS step, s.compensations AS compensations, s.attention AS attention,
-  (SELECT json_group_array(json(o.entry)) OVER (ORDER BY o.seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  (SELECT json_group_array(o.entry) OVER (ORDER BY o.seq ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
     FROM ${this.#n.sagaOutbox} AS o WHERE o.saga = s.saga AND o.key = s.key LIMIT 1) AS outbox
 FROM ${this.#n.sagas} AS s`;
   }
 }
 
-const CORRUPT_MESSAGE =
-  "a stored saga instance, timeout or failure is not JSON (a row another tool wrote): repair or delete it";
+/** A stored instance or failure that is none (its JSON does not parse, or is of another shape), named so it can be found. */
+class UnreadableInstance extends SyntaxError {}
 
 function toRecord(row: SqliteRow): SagaRecord {
-  return {
-    saga: String(row.saga),
-    key: String(row.key),
-    version: Number(row.version),
-    state: JSON.parse(String(row.state)) as unknown,
-    status: String(row.status) as SagaRecord["status"],
-    step: Number(row.step),
-    compensations: JSON.parse(String(row.compensations)),
-    outbox: row.outbox === null || row.outbox === undefined ? [] : (JSON.parse(String(row.outbox)) as OutboxEntry[]),
-    attention: row.attention === null || row.attention === undefined ? undefined : JSON.parse(String(row.attention)),
-  };
+  const saga = String(row.saga);
+  const key = String(row.key);
+  let record: SagaRecord;
+  try {
+    record = {
+      saga,
+      key,
+      version: Number(row.version),
+      state: JSON.parse(String(row.state)) as unknown,
+      status: String(row.status) as SagaRecord["status"],
+      step: Number(row.step),
+      compensations: JSON.parse(String(row.compensations)),
+      outbox:
+        row.outbox === null || row.outbox === undefined
+          ? []
+          : (JSON.parse(String(row.outbox)) as string[]).map((entry) => JSON.parse(entry) as OutboxEntry),
+      attention: row.attention === null || row.attention === undefined ? undefined : JSON.parse(String(row.attention)),
+    };
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new UnreadableInstance(`the stored state of saga "${saga}" key "${key}" is not JSON`);
+  }
+  // JSON of another shape, or a status that is none: refused as the JSON that does not parse is.
+  const flaw = sagaRecordFlaw(record);
+  if (flaw !== undefined) throw new UnreadableInstance(`the stored instance of saga "${saga}" key "${key}": ${flaw}`);
+  return record;
+}
+
+function toFailure(row: SqliteRow): SagaFailure {
+  const failure = JSON.parse(String(row.failure)) as SagaFailure | null;
+  if (typeof failure === "object" && failure !== null && !Array.isArray(failure)) return failure;
+  throw new UnreadableInstance("a stored saga failure is not an object");
 }
 
 function toTimeout(row: SqliteRow): SagaTimeout {

@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
-import { assertStorableStreamId } from "./encode.js";
+import { assertStorableStreamId, storedInteger } from "./encode.js";
 import { guard } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
@@ -93,11 +93,15 @@ ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = excluded.schema_
     );
     if (row === undefined) return undefined;
     const version = Number(row.version);
-    const schemaVersion = Number(row.schema_version);
-    // The column keeps text or a fraction another tool wrote; compared as neither older nor current, it
-    // would pass for a newer deployment's snapshot, which a repository never replaces.
+    const schemaVersion = storedInteger(row.schema_version);
+    // The column keeps text, a fraction or a BLOB another tool wrote; compared as neither older nor
+    // current, it would pass for a newer deployment's snapshot, which a repository never replaces.
     if (!Number.isSafeInteger(schemaVersion) || schemaVersion < 0) {
       throw new SnapshotCorruptError(streamId, version, "its schema version is not an integer from 0");
+    }
+    const createdAt = row.created_at;
+    if (typeof createdAt !== "string" || createdAt === "") {
+      throw new SnapshotCorruptError(streamId, version, "it has no time");
     }
     return {
       streamId,
@@ -105,7 +109,7 @@ ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = excluded.schema_
       schemaVersion,
       encoding: String(row.encoding),
       payload: bytesOf(row.payload, streamId, version),
-      createdAt: String(row.created_at),
+      createdAt,
     };
   }
 

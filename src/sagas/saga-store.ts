@@ -326,6 +326,26 @@ export function sagaKeyIssues(saga: unknown, key: unknown): Issue[] {
   ];
 }
 
+/**
+ * What makes a stored instance no instance, or undefined: for a saga store to refuse a row another tool
+ * wrote (a status the runtime has no branch for, compensations it cannot iterate, an outbox entry that is
+ * no entry) as corrupt, naming the instance, rather than hand it on to fail far away or stay stuck.
+ */
+export function sagaRecordFlaw(record: SagaRecord): string | undefined {
+  const { status, step, compensations, outbox, attention } = record;
+  if (!STATUSES.has(status)) return "its status is not a saga status";
+  if (!Number.isSafeInteger(step) || step < 0) return "its step is not an integer from 0";
+  if (!Array.isArray(compensations) || !compensations.every(isObject)) return "its compensations are not objects";
+  if (!Array.isArray(outbox) || !outbox.every(isObject)) return "an outbox entry is not an object";
+  if (attention !== undefined && !isObject(attention)) return "its attention is not an object";
+  return undefined;
+}
+
+/** A JSON object: not null, not an array. */
+function isObject(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
 function assertSagaKey(saga: unknown, key: unknown, more: readonly Issue[] = []): void {
   const issues = [...sagaKeyIssues(saga, key), ...more];
   if (issues.length > 0) throw new ValidationError("Invalid saga instance", issues);
