@@ -434,6 +434,7 @@ export {
   SagaStore,
   type SagaStoreOptions,
   sagaConflict,
+  sagaCorruptError,
   sagaRecordFlaw,
   sagaTimeoutId,
 } from "./sagas/saga-store.js";

@@ -11,8 +11,9 @@ import {
   SagaStore,
   type SagaStoreOptions,
   type SagaTimeout,
-  ServiceError,
+  type ServiceError,
   sagaConflict,
+  sagaCorruptError,
   sagaRecordFlaw,
   unknownKeyIssues,
   ValidationError,
@@ -336,11 +337,5 @@ function toRecord(row: RecordRow, operation: string): SagaRecord {
 }
 
 function corrupt(operation: string, what: string): ServiceError {
-  return new ServiceError(
-    SERVICE,
-    operation,
-    "SAGA_CORRUPT",
-    false,
-    `${what} (a row another tool wrote): repair or delete it`,
-  );
+  return sagaCorruptError(SERVICE, operation, what);
 }

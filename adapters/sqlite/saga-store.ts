@@ -14,6 +14,7 @@ import {
   type SagaTimeout,
   ServiceError,
   sagaConflict,
+  sagaCorruptError,
   sagaRecordFlaw,
   utf8Length,
   ValidationError,
@@ -350,13 +351,7 @@ RETURNING id, saga, key, name, due_at, data`,
           error instanceof UnreadableInstance
             ? error.message
             : "a stored saga instance, timeout or failure is not JSON";
-        throw new ServiceError(
-          SERVICE,
-          operation,
-          "SAGA_CORRUPT",
-          false,
-          `${what} (a row another tool wrote): repair or delete it`,
-        );
+        throw sagaCorruptError(SERVICE, operation, what);
       }
     });
   }

@@ -1,4 +1,4 @@
-import { ConcurrencyError, type Issue, PayloadTooLargeError, ValidationError } from "../errors.js";
+import { ConcurrencyError, type Issue, PayloadTooLargeError, ServiceError, ValidationError } from "../errors.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
 import {
   assertObject,
@@ -339,6 +339,20 @@ export function sagaRecordFlaw(record: SagaRecord): string | undefined {
   if (!Array.isArray(outbox) || !outbox.every(isObject)) return "an outbox entry is not an object";
   if (attention !== undefined && !isObject(attention)) return "its attention is not an object";
   return undefined;
+}
+
+/**
+ * A saga store's refusal of a row another tool wrote (`what` names it, quoting none of it): a `ServiceError`
+ * `SAGA_CORRUPT`, not retryable, as every store words it.
+ */
+export function sagaCorruptError(service: string, operation: string, what: string): ServiceError {
+  return new ServiceError(
+    service,
+    operation,
+    "SAGA_CORRUPT",
+    false,
+    `${what} (a row another tool wrote): repair or delete it`,
+  );
 }
 
 /** A JSON object: not null, not an array. */
