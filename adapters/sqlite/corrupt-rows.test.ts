@@ -11,6 +11,24 @@ import {
 } from "./index.js";
 
 /** What a read threw, or undefined when it read through. */
+/** What loading Order-1's snapshot (version 2) gives once `edit` has changed its row, as another tool would. */
+async function snapshotLoadAfter(edit: string): Promise<unknown> {
+  const db = new Database(":memory:");
+  try {
+    const driver = bunSqliteDriver(db);
+    await new SqliteEventStore({ driver }).migrate();
+    const snapshots = new SqliteSnapshotStore({ driver });
+    await snapshots.save({ streamId: "Order-1", version: 2, state: { n: 1 } });
+    db.run(edit);
+    return await snapshots.load("Order-1").then(
+      (snapshot) => snapshot,
+      (thrown: unknown) => thrown,
+    );
+  } finally {
+    db.close();
+  }
+}
+
 async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
   try {
     for await (const _ of read()) {
@@ -116,40 +134,14 @@ describe("SQLite rows another tool wrote", () => {
   // snapshot for a newer deployment's and never replaced it, replaying the whole stream on every load.
   for (const stored of ["'v2'", "1.5", "x'01'"]) {
     test(`a snapshot whose schema version is stored as ${stored} is a SnapshotCorruptError`, async () => {
-      const db = new Database(":memory:");
-      try {
-        const driver = bunSqliteDriver(db);
-        await new SqliteEventStore({ driver }).migrate();
-        const snapshots = new SqliteSnapshotStore({ driver });
-        await snapshots.save({ streamId: "Order-1", version: 2, state: { n: 1 } });
-        db.run(`UPDATE eventflows_snapshots SET schema_version = ${stored}`);
-        const error = await snapshots.load("Order-1").then(
-          (snapshot) => snapshot,
-          (thrown: unknown) => thrown,
-        );
-        expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
-      } finally {
-        db.close();
-      }
+      const error = await snapshotLoadAfter(`UPDATE eventflows_snapshots SET schema_version = ${stored}`);
+      expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
     });
   }
 
   test("a snapshot with an empty time is a SnapshotCorruptError, not a createdAt of ''", async () => {
-    const db = new Database(":memory:");
-    try {
-      const driver = bunSqliteDriver(db);
-      await new SqliteEventStore({ driver }).migrate();
-      const snapshots = new SqliteSnapshotStore({ driver });
-      await snapshots.save({ streamId: "Order-1", version: 2, state: { n: 1 } });
-      db.run(`UPDATE eventflows_snapshots SET created_at = ''`);
-      const error = await snapshots.load("Order-1").then(
-        (snapshot) => snapshot,
-        (thrown: unknown) => thrown,
-      );
-      expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
-    } finally {
-      db.close();
-    }
+    const error = await snapshotLoadAfter(`UPDATE eventflows_snapshots SET created_at = ''`);
+    expect(error).toMatchObject({ code: "SNAPSHOT_CORRUPT", streamId: "Order-1", version: 2 });
   });
 
   // No readStream meets such a row: the global reads do, and handed on an envelope of stream "".
