@@ -10,7 +10,6 @@ import {
   SqliteSnapshotStore,
 } from "./index.js";
 
-/** What a read threw, or undefined when it read through. */
 /** What loading Order-1's snapshot (version 2) gives once `edit` has changed its row, as another tool would. */
 async function snapshotLoadAfter(edit: string): Promise<unknown> {
   const db = new Database(":memory:");
@@ -29,6 +28,18 @@ async function snapshotLoadAfter(edit: string): Promise<unknown> {
   }
 }
 
+/** A migrated event store on `db` whose stream Order-1 holds two events (positions 1 and 2). */
+async function twoEvents(db: Database): Promise<SqliteEventStore> {
+  const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+  await store.migrate();
+  await store.appendToStream("Order-1", [
+    { type: "Placed", data: { n: 1 } },
+    { type: "Paid", data: { n: 2 } },
+  ]);
+  return store;
+}
+
+/** What a read threw, or undefined when it read through. */
 async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
   try {
     for await (const _ of read()) {
@@ -45,12 +56,7 @@ describe("SQLite rows another tool wrote", () => {
     test(`${column} that is not JSON fails every read with an EventCorruptError naming stream and version, not the text`, async () => {
       const db = new Database(":memory:");
       try {
-        const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
-        await store.migrate();
-        await store.appendToStream("Order-1", [
-          { type: "Placed", data: { n: 1 } },
-          { type: "Paid", data: { n: 2 } },
-        ]);
+        const store = await twoEvents(db);
         db.run(`UPDATE eventflows_events SET ${column} = '{"card": "4111 1111' WHERE version = 2`);
         for (const read of [() => store.readStream("Order-1"), () => store.readAll()]) {
           const error = (await readError(read)) as Error & Record<string, unknown>;
@@ -80,12 +86,7 @@ describe("SQLite rows another tool wrote", () => {
     test(`${what} fails every read, through a Durable Object's client too, with an EventCorruptError naming the stream, not the text`, async () => {
       const db = new Database(":memory:");
       try {
-        const store = new SqliteEventStore({ driver: bunSqliteDriver(db) });
-        await store.migrate();
-        await store.appendToStream("Order-1", [
-          { type: "Placed", data: { n: 1 } },
-          { type: "Paid", data: { n: 2 } },
-        ]);
+        const store = await twoEvents(db);
         db.run(`UPDATE eventflows_events SET ${assignment} WHERE position = 2`);
         // The object's client checks the answer's shape: it got BAD_REPLY for a version that was not one.
         const client = new DurableObjectEventStore({

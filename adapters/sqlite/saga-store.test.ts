@@ -42,6 +42,14 @@ registerContract(
   { describe, test },
 );
 
+/** A migrated in-memory database of its own and a saga store on it, for tests that edit its rows as another tool would. */
+async function ownStore(): Promise<{ own: Database; store: SqliteSagaStore }> {
+  const own = new Database(":memory:");
+  const driver = bunSqliteDriver(own);
+  await migrateSqlite(driver);
+  return { own, store: new SqliteSagaStore({ driver }) };
+}
+
 describe("SqliteSagaStore answers as the in-memory store does", () => {
   // Tables of their own: the runs' next due time must be their own, not a contract case's timeout.
   const tablePrefix = "sagadiff_";
@@ -129,10 +137,7 @@ describe("SqliteSagaStore", () => {
 
   test("a stored instance, timeout data or failure that is not JSON is a ServiceError SAGA_CORRUPT quoting none of it", async () => {
     // Another tool wrote the row: the catch-all "the statement failed" (SQLITE_ERROR) said nothing true.
-    const own = new Database(":memory:");
-    const ownDriver = bunSqliteDriver(own);
-    await migrateSqlite(ownDriver);
-    const store = new SqliteSagaStore({ driver: ownDriver });
+    const { own, store } = await ownStore();
     await store.commit(first("S"));
     await store.recordFailure({
       saga: "S",
@@ -153,7 +158,7 @@ describe("SqliteSagaStore", () => {
       }
     };
     await corrupt([() => store.load("S", "k"), () => store.list(), () => store.failures()]);
-    // A timeout's data. (An outbox entry is read through SQLite's json(), which fails the statement itself.)
+    // A timeout's data. (An outbox entry: the next test.)
     await store.commit(
       first("T", {
         schedule: [
@@ -168,10 +173,7 @@ describe("SqliteSagaStore", () => {
 
   test("an outbox entry that is not JSON is a ServiceError SAGA_CORRUPT naming the instance, quoting none of it", async () => {
     // Read through SQLite's json() inside the statement, it failed as SQLITE_ERROR "the statement failed".
-    const own = new Database(":memory:");
-    const ownDriver = bunSqliteDriver(own);
-    await migrateSqlite(ownDriver);
-    const store = new SqliteSagaStore({ driver: ownDriver });
+    const { own, store } = await ownStore();
     const entry = { id: "S/k/1", type: "Cmd", payload: { n: 1 }, causationId: "e", compensation: false };
     await store.commit(first("S", { outbox: [entry] }));
     own.run(`UPDATE eventflows_saga_outbox SET entry = '{"card": "4111 1111'`);
@@ -196,10 +198,7 @@ describe("SqliteSagaStore", () => {
   ];
   for (const [what, assignment] of notInstances) {
     test(`${what} is a ServiceError SAGA_CORRUPT naming the instance, quoting none of it`, async () => {
-      const own = new Database(":memory:");
-      const ownDriver = bunSqliteDriver(own);
-      await migrateSqlite(ownDriver);
-      const store = new SqliteSagaStore({ driver: ownDriver });
+      const { own, store } = await ownStore();
       const entry = { id: "S/k/1", type: "Cmd", payload: { n: 1 }, causationId: "e", compensation: false };
       await store.commit(first("S", { outbox: [entry] }));
       own.run(`UPDATE eventflows_${assignment}`);
@@ -214,10 +213,7 @@ describe("SqliteSagaStore", () => {
   }
 
   test("a failure that is JSON null is a ServiceError SAGA_CORRUPT", async () => {
-    const own = new Database(":memory:");
-    const ownDriver = bunSqliteDriver(own);
-    await migrateSqlite(ownDriver);
-    const store = new SqliteSagaStore({ driver: ownDriver });
+    const { own, store } = await ownStore();
     const at = "2026-12-07T00:00:00.000Z";
     await store.recordFailure({ saga: "S", key: "k", eventId: "e", eventType: "T", error: "E", at });
     own.run(`UPDATE eventflows_saga_failures SET failure = 'null'`);
