@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { isEventCorruptError } from "../../src/index.js";
+import { collect } from "../../src/testing/index.js";
 import { ensurePostgres } from "../../test/services/postgres.ts";
 import {
   createPostgresClient,
@@ -25,16 +26,11 @@ afterAll(async () => {
 });
 
 /** What a read threw, or undefined when it read through. */
-async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
-  try {
-    for await (const _ of read()) {
-      // drain
-    }
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
+const readError = (read: () => AsyncIterable<unknown>): Promise<unknown> =>
+  collect(read()).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 describe("PostgreSQL rows another tool wrote", () => {
   // Each was handed on as an envelope: type "", metadata null, timestamp null (to_char of an infinite time).

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { isEventCorruptError, isEventFlowsError } from "../../src/index.js";
+import { collect } from "../../src/testing/index.js";
 import {
   bunSqliteDriver,
   DurableObjectEventStore,
@@ -40,16 +41,11 @@ async function twoEvents(db: Database): Promise<SqliteEventStore> {
 }
 
 /** What a read threw, or undefined when it read through. */
-async function readError(read: () => AsyncIterable<unknown>): Promise<unknown> {
-  try {
-    for await (const _ of read()) {
-      // drain
-    }
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
+const readError = (read: () => AsyncIterable<unknown>): Promise<unknown> =>
+  collect(read()).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
 
 describe("SQLite rows another tool wrote", () => {
   for (const column of ["data", "metadata"] as const) {
