@@ -176,6 +176,7 @@ export {
   type PendingEvent,
   type PrepareEventsOptions,
   prepareEvents,
+  storedEventFlaw,
 } from "./events/envelope.js";
 export {
   categoryOf,

@@ -1,4 +1,4 @@
-import { EventCorruptError, type EventEnvelope } from "../../src/index.js";
+import { EventCorruptError, type EventEnvelope, storedEventFlaw } from "../../src/index.js";
 
 /** A row of the stream read: position, version, id, type, data, metadata, timestamp. */
 export type StreamRow = readonly [string, number, string, string, string, string, string];
@@ -31,25 +31,10 @@ export function fromFeedRow(row: FeedRow): EventEnvelope {
   });
 }
 
-/**
- * The columns take what the library never writes (another tool wrote the row): an empty stream id, id or
- * type, an infinite time (which to_char reads as NULL), metadata that is JSON but no object. Refused here,
- * as the SQLite and DynamoDB stores refuse them, rather than handed to a reader that breaks further away.
- * @throws {EventCorruptError} naming the stream and version, and for a stream id of "" its global position.
- */
+/** The event, unless its row is none ({@link storedEventFlaw}): an EventCorruptError naming the stream and version. */
 function checked(event: EventEnvelope): EventEnvelope {
-  const { streamId, id, type, timestamp, metadata } = event;
-  const missing = !streamId
-    ? `stream id (global position ${event.globalPosition})`
-    : !id
-      ? "id"
-      : !type
-        ? "type"
-        : !timestamp && "time";
-  if (missing) throw new EventCorruptError(streamId, event.version, `it has no ${missing}`);
-  if (typeof metadata !== "object" || !metadata || Array.isArray(metadata)) {
-    throw new EventCorruptError(streamId, event.version, "its metadata is not an object");
-  }
+  const flaw = storedEventFlaw(event);
+  if (flaw !== undefined) throw new EventCorruptError(event.streamId, event.version, flaw);
   return event;
 }
 

@@ -5,6 +5,7 @@ import {
   isWellFormedUnicode,
   PayloadTooLargeError,
   type PendingEvent,
+  storedEventFlaw,
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
@@ -139,18 +140,9 @@ export function fromRow(row: SqliteRow): EventEnvelope {
     data: storedJson(row.data, "data", streamId, version),
     metadata: storedJson(row.metadata, "metadata", streamId, version) as EventEnvelope["metadata"],
   };
-  // Only a global read meets a row of stream '': its position says which row it is.
-  const flaw = streamId === "" ? `it has no stream id (global position ${row.position})` : rowFlaw(envelope);
+  const flaw = storedEventFlaw(envelope);
   if (flaw !== undefined) throw new EventCorruptError(streamId, version, flaw);
   return envelope;
-}
-
-function rowFlaw({ id, type, timestamp, metadata }: EventEnvelope): string | undefined {
-  if (id === "" || type === "" || timestamp === "")
-    return `it has no ${id === "" ? "id" : type === "" ? "type" : "time"}`;
-  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata))
-    return "its metadata is not an object";
-  return undefined;
 }
 
 /**

@@ -111,6 +111,23 @@ export function unreadableEvents(error: unknown): EventFlowsError {
   ]);
 }
 
+/**
+ * What makes an envelope read back from a stored row no event, or undefined: the columns of a SQL store
+ * take what the library never writes (another tool wrote the row): an empty stream id, id, type or time
+ * (PostgreSQL's to_char reads an infinite time as NULL), metadata that is JSON but no object. For a store
+ * to refuse such a row as an `EventCorruptError` rather than hand it to a reader that breaks further away.
+ * A row of stream "" is only met by a global read: its position says which row it is.
+ */
+export function storedEventFlaw(event: EventEnvelope): string | undefined {
+  const { streamId, id, type, timestamp, metadata } = event;
+  if (!streamId) return `it has no stream id (global position ${event.globalPosition})`;
+  if (!id || !type || !timestamp) return `it has no ${!id ? "id" : !type ? "type" : "time"}`;
+  if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+    return "its metadata is not an object";
+  }
+  return undefined;
+}
+
 function checkedEvents(
   events: readonly NewEvent[],
   shared: EventMetadata | undefined,
