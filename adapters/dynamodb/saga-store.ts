@@ -13,6 +13,8 @@ import {
   type SagaStoreOptions,
   type SagaTimeout,
   sagaConflict,
+  sagaCorruptError,
+  sagaRecordFlaw,
   ValidationError,
 } from "../../src/index.js";
 import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
@@ -141,8 +143,8 @@ export class DynamoDbSagaStore extends SagaStore {
     // Sort key 0 sorts first: the instance, then its outbox entries.
     const [instance, ...outbox] = items;
     if (instance === undefined || readNumber(instance, this.layout.sortKey) !== 0) return undefined;
-    const record = this.#record(instance, outbox);
-    this.#remember(pk, record.version, JSON.parse(readString(instance, S.timeouts) ?? "{}"));
+    const record = this.#record(instance, outbox, "loadSaga");
+    this.#remember(pk, record.version, pendingOf(instance, saga, key, "loadSaga"));
     return record;
   }
 
@@ -317,7 +319,7 @@ export class DynamoDbSagaStore extends SagaStore {
       ProjectionExpression: "#tmo",
       ExpressionAttributeNames: { "#tmo": S.timeouts },
     });
-    const timeouts = JSON.parse(readString(result.Item ?? {}, S.timeouts) ?? "{}") as PendingTimeouts;
+    const timeouts = pendingOf(result.Item ?? {}, saga, key, "sagaTimeoutPending");
     return Object.values(timeouts).some(([id]) => id === timeoutId);
   }
 
@@ -366,7 +368,7 @@ export class DynamoDbSagaStore extends SagaStore {
       })
       .sort(([, a], [, b]) => (readNumber(a, S.created) ?? 0) - (readNumber(b, S.created) ?? 0))
       .slice(0, options.limit)
-      .map(([pk, item]) => this.#record(item, outboxes.get(pk) ?? []));
+      .map(([pk, item]) => this.#record(item, outboxes.get(pk) ?? [], "listSagas"));
   }
 
   protected async writeFailure(failure: SagaFailure): Promise<void> {
@@ -421,7 +423,7 @@ export class DynamoDbSagaStore extends SagaStore {
       for (const item of page.Items ?? []) {
         found.push({
           sortKey: readNumber(item, this.layout.sortKey) ?? 0,
-          failure: JSON.parse(readString(item, S.failure) ?? "null") as SagaFailure,
+          failure: failureOf(item),
         });
       }
       start = saga !== undefined && found.length >= limit ? undefined : page.LastEvaluatedKey;
@@ -520,7 +522,7 @@ export class DynamoDbSagaStore extends SagaStore {
     });
     const actual = result.Item === undefined ? 0 : (readNumber(result.Item, S.version) ?? 0);
     if (actual !== version) throw sagaConflict(saga, key, version, actual);
-    return JSON.parse(readString(result.Item ?? {}, S.timeouts) ?? "{}") as PendingTimeouts;
+    return pendingOf(result.Item ?? {}, saga, key, "commitSaga");
   }
 
   /** Remembers an instance's pending timeouts at a version (or carries them over from `from`, when unchanged). */
@@ -550,21 +552,38 @@ export class DynamoDbSagaStore extends SagaStore {
     return result.Item ?? {};
   }
 
-  #record(instance: Record<string, unknown>, outbox: readonly Record<string, unknown>[]): SagaRecord {
+  /**
+   * The instance item and its outbox entries as a record. Its attributes are strings another tool may
+   * have written: one that is not JSON, or a record of the wrong shape, is `SAGA_CORRUPT`, naming the
+   * instance and quoting none of it (as on PostgreSQL and SQLite), never a SyntaxError.
+   */
+  #record(
+    instance: Record<string, unknown>,
+    outbox: readonly Record<string, unknown>[],
+    operation: string,
+  ): SagaRecord {
+    const saga = readString(instance, S.saga) ?? "";
+    const key = readString(instance, S.key) ?? "";
+    const json = (text: string | undefined, absent: string, what: string): unknown =>
+      parsedOr(text ?? absent, () => corruptInstance(operation, saga, key, `its ${what} is not JSON`));
     const attention = readString(instance, S.attention);
-    return {
-      saga: readString(instance, S.saga) ?? "",
-      key: readString(instance, S.key) ?? "",
+    const record: SagaRecord = {
+      saga,
+      key,
       version: readNumber(instance, S.version) ?? 0,
-      state: JSON.parse(readString(instance, S.state) ?? "null") as unknown,
+      state: json(readString(instance, S.state), "null", "state"),
       status: readString(instance, S.status) as SagaRecord["status"],
       step: readNumber(instance, S.step) ?? 0,
-      compensations: JSON.parse(readString(instance, S.compensations) ?? "[]"),
+      compensations: json(readString(instance, S.compensations), "[]", "compensations") as SagaRecord["compensations"],
       outbox: [...outbox]
         .sort((a, b) => (readNumber(a, S.seq) ?? 0) - (readNumber(b, S.seq) ?? 0))
-        .map((item) => JSON.parse(readString(item, S.entry) ?? "null") as OutboxEntry),
-      attention: attention === undefined ? undefined : JSON.parse(attention),
+        .map((item) => json(readString(item, S.entry), "null", "outbox entry") as OutboxEntry),
+      attention:
+        attention === undefined ? undefined : (json(attention, "null", "attention") as SagaRecord["attention"]),
     };
+    const flaw = sagaRecordFlaw(record);
+    if (flaw !== undefined) throw corruptInstance(operation, saga, key, flaw);
+    return record;
   }
 
   /** An item's partition, after the layout's tenant prefix (if any). */
@@ -575,6 +594,36 @@ export class DynamoDbSagaStore extends SagaStore {
   #key(pk: string, sortKey: string): Record<string, unknown> {
     return { [this.layout.partitionKey]: str(pk), [this.layout.sortKey]: { N: sortKey } };
   }
+}
+
+/** JSON.parse of an attribute, or what `corrupt` makes when it is not JSON. */
+function parsedOr(text: string, corrupt: () => Error): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw corrupt();
+  }
+}
+
+function corruptInstance(operation: string, saga: string, key: string, flaw: string): Error {
+  return sagaCorruptError("DynamoDB", operation, `the stored instance of saga "${saga}" key "${key}": ${flaw}`);
+}
+
+/** An instance item's pending timeouts (by name: [timeout id, shard, sort key]); an object, or SAGA_CORRUPT. */
+function pendingOf(item: Record<string, unknown>, saga: string, key: string, operation: string): PendingTimeouts {
+  const flaw = () => corruptInstance(operation, saga, key, "its pending timeouts are not an object of timeout entries");
+  const timeouts = parsedOr(readString(item, S.timeouts) ?? "{}", flaw);
+  if (typeof timeouts !== "object" || timeouts === null || Array.isArray(timeouts)) throw flaw();
+  if (!Object.values(timeouts).every(Array.isArray)) throw flaw();
+  return timeouts as PendingTimeouts;
+}
+
+/** A stored failure: an object, or SAGA_CORRUPT (as on PostgreSQL). */
+function failureOf(item: Record<string, unknown>): SagaFailure {
+  const corrupt = () => sagaCorruptError("DynamoDB", "sagaFailures", "a stored saga failure is not an object");
+  const failure = parsedOr(readString(item, S.failure) ?? "null", corrupt);
+  if (typeof failure !== "object" || failure === null || Array.isArray(failure)) throw corrupt();
+  return failure as SagaFailure;
 }
 
 function checkedOptions(options: DynamoDbSagaStoreOptions): DynamoDbSagaStoreOptions {

@@ -12,7 +12,6 @@ import {
   SagaStore,
   type SagaStoreOptions,
   type SagaTimeout,
-  ServiceError,
   sagaConflict,
   sagaCorruptError,
   sagaRecordFlaw,
