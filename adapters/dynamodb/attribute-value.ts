@@ -25,6 +25,24 @@ export function readBool(item: Readonly<Record<string, unknown>>, name: string):
   return value?.BOOL === true;
 }
 
+/**
+ * A string attribute that holds JSON text, parsed (`absent`'s JSON when the attribute is missing). Text that
+ * is not JSON (another tool wrote the item) throws what `corrupt` makes: never the parser's SyntaxError,
+ * which is no EventFlowsError and quotes the text.
+ */
+export function readJson(
+  item: Readonly<Record<string, unknown>>,
+  name: string,
+  absent: string,
+  corrupt: () => Error,
+): unknown {
+  try {
+    return JSON.parse(readString(item, name) ?? absent);
+  } catch {
+    throw corrupt();
+  }
+}
+
 /** Why an attribute has no JSON reading; the decoder turns it into a typed error naming the item. */
 export class NotJsonAttribute extends Error {}
 

@@ -100,7 +100,7 @@ export async function purgeRetiredGenerations(
     ConsistentRead: true,
   });
   const text = saved.Item === undefined ? undefined : readString(saved.Item, CURSOR);
-  let pass: Pass | undefined = text === undefined ? undefined : (JSON.parse(text) as Pass);
+  let pass = text === undefined ? undefined : savedPass(text);
   // The keys this call's scan of one pass was given (a pass resumed from a saved cursor starts a new trail).
   let pageTrail = new PageTrail();
   while (requests < maxRequests) {
@@ -203,4 +203,21 @@ function checked(
     throw new ValidationError("Invalid purge options", issues);
   }
   return value;
+}
+
+/**
+ * A pass saved by an earlier call, or undefined when its item is not one (another tool wrote it): a new
+ * pass then starts, which is safe, since a pass only deletes what is retired and may run again.
+ */
+function savedPass(text: string): Pass | undefined {
+  let pass: Partial<Pass>;
+  try {
+    pass = JSON.parse(text) as Partial<Pass>;
+  } catch {
+    return undefined;
+  }
+  const strings = Array.isArray(pass?.namespaces) && pass.namespaces.every((n) => typeof n === "string");
+  const numbers = Array.isArray(pass?.markers) && pass.markers.every((m) => typeof m === "number");
+  const cursor = pass?.cursor === undefined || (typeof pass.cursor === "object" && pass.cursor !== null);
+  return strings && numbers && cursor ? (pass as Pass) : undefined;
 }

@@ -13,6 +13,7 @@ import {
   type ReadModelSwap,
   type ReadModelTransaction,
   ReadModelTransactionTooLargeError,
+  ServiceError,
   StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
@@ -154,7 +155,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
       for (const item of page.Items ?? []) {
         const key = readString(item, this.layout.partitionKey) ?? "";
         const [, id] = JSON.parse(key.slice(prefix.length)) as [string, string];
-        documents.push({ id, document: JSON.parse(readString(item, DOCUMENT) ?? "null") });
+        documents.push({ id, document: storedDocument(readString(item, DOCUMENT) ?? "null", "list") });
       }
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
@@ -382,7 +383,7 @@ export class DynamoDbReadModelStore extends ReadModelStore {
 
   async #read(at: ResolvedGeneration, id: string): Promise<unknown> {
     const text = await this.#readText(at, id);
-    return text === undefined ? undefined : JSON.parse(text);
+    return text === undefined ? undefined : storedDocument(text, "get");
   }
 
   async #readText(at: ResolvedGeneration, id: string): Promise<string | undefined> {
@@ -590,4 +591,22 @@ function checkedLayout(options: TableLayoutOptions, label: string): TableLayout 
   }
   if (issues.length > 0) throw new ValidationError(`Invalid ${label} options`, issues);
   return layout;
+}
+
+/**
+ * A stored document's JSON text, parsed. Text that is not JSON (another tool wrote the item) is a
+ * ServiceError `DOCUMENT_CORRUPT`, as on SQLite, quoting none of it (JSON.parse's SyntaxError would).
+ */
+function storedDocument(text: string, operation: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ServiceError(
+      "DynamoDB",
+      operation,
+      "DOCUMENT_CORRUPT",
+      false,
+      "a stored read-model document is not JSON (an item another tool wrote): repair or delete it, or rebuild the projection",
+    );
+  }
 }

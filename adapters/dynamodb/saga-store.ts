@@ -18,7 +18,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
-import { num, readNumber, readString, str } from "./attribute-value.js";
+import { num, readJson, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import {
   LAYOUT_OPTIONS,
@@ -564,22 +564,23 @@ export class DynamoDbSagaStore extends SagaStore {
   ): SagaRecord {
     const saga = readString(instance, S.saga) ?? "";
     const key = readString(instance, S.key) ?? "";
-    const json = (text: string | undefined, absent: string, what: string): unknown =>
-      parsedOr(text ?? absent, () => corruptInstance(operation, saga, key, `its ${what} is not JSON`));
-    const attention = readString(instance, S.attention);
+    const json = (from: Record<string, unknown>, name: string, absent: string, what: string): unknown =>
+      readJson(from, name, absent, () => corruptInstance(operation, saga, key, `its ${what} is not JSON`));
     const record: SagaRecord = {
       saga,
       key,
       version: readNumber(instance, S.version) ?? 0,
-      state: json(readString(instance, S.state), "null", "state"),
+      state: json(instance, S.state, "null", "state"),
       status: readString(instance, S.status) as SagaRecord["status"],
       step: readNumber(instance, S.step) ?? 0,
-      compensations: json(readString(instance, S.compensations), "[]", "compensations") as SagaRecord["compensations"],
+      compensations: json(instance, S.compensations, "[]", "compensations") as SagaRecord["compensations"],
       outbox: [...outbox]
         .sort((a, b) => (readNumber(a, S.seq) ?? 0) - (readNumber(b, S.seq) ?? 0))
-        .map((item) => json(readString(item, S.entry), "null", "outbox entry") as OutboxEntry),
+        .map((item) => json(item, S.entry, "null", "outbox entry") as OutboxEntry),
       attention:
-        attention === undefined ? undefined : (json(attention, "null", "attention") as SagaRecord["attention"]),
+        readString(instance, S.attention) === undefined
+          ? undefined
+          : (json(instance, S.attention, "null", "attention") as SagaRecord["attention"]),
     };
     const flaw = sagaRecordFlaw(record);
     if (flaw !== undefined) throw corruptInstance(operation, saga, key, flaw);
@@ -596,15 +597,6 @@ export class DynamoDbSagaStore extends SagaStore {
   }
 }
 
-/** JSON.parse of an attribute, or what `corrupt` makes when it is not JSON. */
-function parsedOr(text: string, corrupt: () => Error): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw corrupt();
-  }
-}
-
 function corruptInstance(operation: string, saga: string, key: string, flaw: string): Error {
   return sagaCorruptError("DynamoDB", operation, `the stored instance of saga "${saga}" key "${key}": ${flaw}`);
 }
@@ -612,7 +604,7 @@ function corruptInstance(operation: string, saga: string, key: string, flaw: str
 /** An instance item's pending timeouts (by name: [timeout id, shard, sort key]); an object, or SAGA_CORRUPT. */
 function pendingOf(item: Record<string, unknown>, saga: string, key: string, operation: string): PendingTimeouts {
   const flaw = () => corruptInstance(operation, saga, key, "its pending timeouts are not an object of timeout entries");
-  const timeouts = parsedOr(readString(item, S.timeouts) ?? "{}", flaw);
+  const timeouts = readJson(item, S.timeouts, "{}", flaw);
   if (typeof timeouts !== "object" || timeouts === null || Array.isArray(timeouts)) throw flaw();
   if (!Object.values(timeouts).every(Array.isArray)) throw flaw();
   return timeouts as PendingTimeouts;
@@ -621,7 +613,7 @@ function pendingOf(item: Record<string, unknown>, saga: string, key: string, ope
 /** A stored failure: an object, or SAGA_CORRUPT (as on PostgreSQL). */
 function failureOf(item: Record<string, unknown>): SagaFailure {
   const corrupt = () => sagaCorruptError("DynamoDB", "sagaFailures", "a stored saga failure is not an object");
-  const failure = parsedOr(readString(item, S.failure) ?? "null", corrupt);
+  const failure = readJson(item, S.failure, "null", corrupt);
   if (typeof failure !== "object" || failure === null || Array.isArray(failure)) throw corrupt();
   return failure as SagaFailure;
 }

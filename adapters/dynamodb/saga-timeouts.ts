@@ -1,6 +1,6 @@
-import type { ClaimDueTimeoutsOptions, SagaTimeout } from "../../src/index.js";
+import { type ClaimDueTimeoutsOptions, type SagaTimeout, sagaCorruptError } from "../../src/index.js";
 import { PageTrail } from "../aws/index.js";
-import { num, readNumber, readString, str } from "./attribute-value.js";
+import { num, readJson, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, isServiceErrorCode } from "./client.js";
 import { partitionValue, type TableLayout } from "./layout.js";
 import { dueShard, S, timeoutSortKey } from "./saga-items.js";
@@ -191,7 +191,10 @@ export class SagaTimeoutShards {
       key: readString(item, S.key) ?? "",
       name: readString(item, S.name) ?? "",
       dueAt: this.#dueOf(item),
-      data: JSON.parse(readString(item, S.data) ?? "null"),
+      // Data another tool wrote that is not JSON: SAGA_CORRUPT, not JSON.parse's SyntaxError.
+      data: readJson(item, S.data, "null", () =>
+        sagaCorruptError("DynamoDB", "claimDueTimeouts", `the stored timeout "${id}": its data is not JSON`),
+      ),
     };
   }
 

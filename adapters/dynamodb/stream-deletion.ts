@@ -1,5 +1,6 @@
 import {
   checkExpectedVersion,
+  EventCorruptError,
   type EventEnvelope,
   type EventMetadata,
   isStreamLifecycleEvent,
@@ -14,7 +15,7 @@ import {
   type StreamDeletionMode,
   type StreamDeletionState,
 } from "../../src/index.js";
-import { num, readNumber, readString, str } from "./attribute-value.js";
+import { num, readJson, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
 import { D, HIDDEN_SORT_KEY, META_PARTITION, partitionValue, type TableLayout } from "./layout.js";
 import { batchWriteAll } from "./unprocessed.js";
@@ -33,6 +34,19 @@ interface DeletionState {
 function readFirstItemState(item: Record<string, unknown> = {}): DeletionState {
   const mode = readString(item, D.mode);
   return { mode: mode === "soft" || mode === "hard" ? mode : undefined, cut: readNumber(item, D.cut) ?? 1 };
+}
+
+/**
+ * The change left pending on the stream's first item. One that is not JSON, or no object with a kind
+ * and an event id (another tool wrote the item), makes that event's item corrupt: an
+ * EventCorruptError, not JSON.parse's SyntaxError or a TypeError further on.
+ */
+function pendingOp(item: Record<string, unknown>, streamId: string): PendingOp {
+  const corrupt = () => new EventCorruptError(streamId, 1, "its pending stream change is not one");
+  const op = readJson(item, D.op, "null", corrupt) as Partial<PendingOp> | null;
+  if (typeof op !== "object" || op === null || typeof op.kind !== "string" || typeof op.eventId !== "string")
+    throw corrupt();
+  return op as PendingOp;
 }
 
 /** The stream's first item (one consistent read), where its deletion state sits. */
@@ -167,7 +181,7 @@ class DynamoDbStreamDeletions implements DynamoDbStreamChanges {
       ...readFirstItemState(item),
       exists: item !== undefined,
       version: readNumber(item ?? {}, D.version),
-      op: op === undefined ? undefined : (JSON.parse(op) as PendingOp),
+      op: op === undefined ? undefined : pendingOp(item ?? {}, streamId),
     };
   }
 
