@@ -6,7 +6,13 @@
 import { describe, expect, test } from "bun:test";
 import { isEventFlowsError, ulid } from "../../src/index.js";
 import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
-import { DynamoDbEventStore, DynamoDbReadModelStore, DynamoDbSagaStore, dynamoDbStreamDeletion } from "./index.js";
+import {
+  DynamoDbEventStore,
+  DynamoDbIdempotencyStore,
+  DynamoDbReadModelStore,
+  DynamoDbSagaStore,
+  dynamoDbStreamDeletion,
+} from "./index.js";
 import { dueShard, S } from "./saga-items.js";
 
 const table = useDynamoTable("corrupt_items", ({ endpoint, tableName }) =>
@@ -103,6 +109,23 @@ describe("DynamoDB items another tool wrote badly", () => {
     for (const text of ["{not a pass", '{"namespaces":7}', "null"]) {
       await table.client.send("PutItem", { TableName: table.tableName, Item: { ...cursor, cursor: { S: text } } });
       expect(await readModels.purgeRetiredGenerations({ olderThanMs: 0 })).toMatchObject({ done: true });
+    }
+  });
+
+  test("a completed idempotency record whose status is no HTTP status: claim is IDEMPOTENCY_CORRUPT, not a response new Response refuses", async () => {
+    const store = new DynamoDbIdempotencyStore(table.options);
+    for (const status of ["42", "200.5", "600"]) {
+      const key = `k${ulid()}`;
+      const claim = await store.claim(key, "fp");
+      if (claim.state !== "claimed") throw new Error("not claimed");
+      await store.complete(key, "fp", { status: 201, body: "{}", contentType: "application/json" }, claim.token);
+      const [item] = await itemsHolding("pk", key);
+      if (item === undefined) throw new Error("no idempotency item");
+      await rewrite(item, { st: { N: status } });
+      await expect(store.claim(key, "fp")).rejects.toMatchObject({
+        serviceCode: "IDEMPOTENCY_CORRUPT",
+        retryable: false,
+      });
     }
   });
 });
