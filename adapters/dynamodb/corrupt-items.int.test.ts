@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { isEventFlowsError, ulid } from "../../src/index.js";
 import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import {
+  DynamoDbCheckpointStore,
   DynamoDbEventStore,
   DynamoDbIdempotencyStore,
   DynamoDbReadModelStore,
@@ -126,6 +127,19 @@ describe("DynamoDB items another tool wrote badly", () => {
         serviceCode: "IDEMPOTENCY_CORRUPT",
         retryable: false,
       });
+    }
+  });
+
+  test("a checkpoint item whose position is no position, or that has none: load is CHECKPOINT_CORRUPT, not NaN or a restart from 0", async () => {
+    const checkpoints = new DynamoDbCheckpointStore(table.options);
+    for (const pos of [{ N: "2.5" }, { N: "-1" }, { N: "1e100" }, { N: "9007199254740993" }, { S: "7" }, undefined]) {
+      const id = `cp${ulid()}`;
+      await checkpoints.store(id, 7);
+      const [item] = await itemsHolding("pk", id);
+      if (item === undefined) throw new Error("no checkpoint item");
+      const { pos: _, ...rest } = item;
+      await rewrite(rest, pos === undefined ? {} : { pos });
+      await expect(checkpoints.load(id)).rejects.toMatchObject({ serviceCode: "CHECKPOINT_CORRUPT", retryable: false });
     }
   });
 });

@@ -508,7 +508,18 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
 
   protected async readCheckpoint(id: string): Promise<number | undefined> {
     const item = await this.#item(id);
-    return item === undefined ? undefined : readNumber(item, POSITION);
+    if (item === undefined) return undefined;
+    // A number attribute takes 2.5, -1 or 1e300, and an item may lack it (another tool wrote it): a
+    // runner would resume from NaN or a fraction, or from 0 as if none were saved. As on PostgreSQL and SQLite.
+    const position = readNumber(item, POSITION);
+    if (position !== undefined && Number.isSafeInteger(position) && position >= 0) return position;
+    throw new ServiceError(
+      "DynamoDB",
+      "loadCheckpoint",
+      "CHECKPOINT_CORRUPT",
+      false,
+      "a stored checkpoint is not a position (an item another tool wrote): repair or delete it",
+    );
   }
 
   /**
