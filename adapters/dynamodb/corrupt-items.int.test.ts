@@ -4,7 +4,7 @@
  * wrong and quoting none of it, never JSON.parse's SyntaxError.
  */
 import { describe, expect, test } from "bun:test";
-import { isEventFlowsError, ulid } from "../../src/index.js";
+import { isEventFlowsError, type SagaCommit, ulid } from "../../src/index.js";
 import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import {
   DynamoDbCheckpointStore,
@@ -45,6 +45,23 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
   );
 }
 
+const sagaCommit = (saga: string): SagaCommit => ({
+  saga,
+  key: "k",
+  expectedVersion: 0,
+  state: { n: 1 },
+  status: "running",
+  step: 0,
+  compensations: [],
+});
+
+/** Rewrites one attribute of the saga's instance item (sort key 0), as another tool might have. */
+async function overwrite(saga: string, attribute: string, value: Record<string, unknown>): Promise<void> {
+  const [item] = (await itemsHolding(S.saga, saga)).filter((i) => i.sk?.N === "0");
+  if (item === undefined) throw new Error("no instance item");
+  await rewrite(item, { [attribute]: value });
+}
+
 describe("DynamoDB items another tool wrote badly", () => {
   test("a read-model document that is not JSON: get and list are DOCUMENT_CORRUPT, quoting none of it", async () => {
     const readModels = new DynamoDbReadModelStore(table.options);
@@ -66,13 +83,7 @@ describe("DynamoDB items another tool wrote badly", () => {
     const saga = `Saga-${ulid()}`;
     const id = `${saga}/k/t/remind/1`;
     await sagas.commit({
-      saga,
-      key: "k",
-      expectedVersion: 0,
-      state: {},
-      status: "running",
-      step: 0,
-      compensations: [],
+      ...sagaCommit(saga),
       schedule: [{ id, saga, key: "k", name: "remind", dueAt: 1, data: { secret: 1 } }],
     });
     const [item] = (await itemsHolding(S.id, id)).filter((i) => i.pk?.S === `${dueShard(0)}`);
@@ -141,5 +152,91 @@ describe("DynamoDB items another tool wrote badly", () => {
       await rewrite(rest, pos === undefined ? {} : { pos });
       await expect(checkpoints.load(id)).rejects.toMatchObject({ serviceCode: "CHECKPOINT_CORRUPT", retryable: false });
     }
+  });
+});
+
+describe("DynamoDbSagaStore: an instance item another tool wrote badly", () => {
+  const cases: [string, string, Record<string, unknown>][] = [
+    ["state that is not JSON", S.state, { S: "{not json" }],
+    ["compensations that are not an array", S.compensations, { S: '{"a":1}' }],
+    ["compensations that are not JSON", S.compensations, { S: "[" }],
+    ["a status that is no saga status", S.status, { S: "dancing" }],
+    ["a step that is not an integer", S.step, { N: "1.5" }],
+    ["attention that is not an object", S.attention, { S: "[1]" }],
+    ["pending timeouts that are not JSON", S.timeouts, { S: "{" }],
+  ];
+  for (const [what, attribute, value] of cases) {
+    test(`${what}: load is a SAGA_CORRUPT ServiceError naming the instance, quoting none of it`, async () => {
+      const store = new DynamoDbSagaStore(table.options);
+      const saga = `Saga-${ulid()}`;
+      await store.commit(sagaCommit(saga));
+      await overwrite(saga, attribute, value);
+      const error = await store.load(saga, "k").then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toMatchObject({
+        name: "ServiceError",
+        code: "SERVICE_ERROR",
+        serviceCode: "SAGA_CORRUPT",
+        retryable: false,
+      });
+      const message = (error as Error).message;
+      expect(message).toContain(saga);
+      expect(message).not.toContain("not json");
+      expect(message).not.toContain("dancing");
+    });
+  }
+
+  test("list() meets such an instance: SAGA_CORRUPT, not a SyntaxError", async () => {
+    const store = new DynamoDbSagaStore(table.options);
+    const saga = `Saga-${ulid()}`;
+    await store.commit(sagaCommit(saga));
+    await overwrite(saga, S.state, { S: "{" });
+    await expect(store.list({ saga })).rejects.toMatchObject({ serviceCode: "SAGA_CORRUPT" });
+  });
+
+  test("an outbox entry that is not JSON: load is SAGA_CORRUPT", async () => {
+    const store = new DynamoDbSagaStore(table.options);
+    const saga = `Saga-${ulid()}`;
+    const entry = { id: `${saga}/k/1`, type: "Cmd", payload: {}, causationId: "e1", compensation: false };
+    await store.commit({ ...sagaCommit(saga), outbox: [entry] });
+    const scan = { Items: await itemsHolding(S.entry, entry.id) };
+    const [item] = scan.Items;
+    if (item === undefined) throw new Error("no outbox item");
+    await rewrite(item, { [S.entry]: { S: "{" } });
+    await expect(store.load(saga, "k")).rejects.toMatchObject({ serviceCode: "SAGA_CORRUPT" });
+  });
+
+  test("a commit that reads the pending timeouts of a corrupt instance is refused with SAGA_CORRUPT, nothing written", async () => {
+    const saga = `Saga-${ulid()}`;
+    await new DynamoDbSagaStore(table.options).commit(sagaCommit(saga));
+    await overwrite(saga, S.timeouts, { S: "[1]" });
+    // A fresh store has no cached timeouts: a commit that cancels one reads them from the item.
+    const store = new DynamoDbSagaStore(table.options);
+    await expect(
+      store.commit({ ...sagaCommit(saga), expectedVersion: 1, state: { n: 2 }, cancel: ["reminder"] }),
+    ).rejects.toMatchObject({
+      serviceCode: "SAGA_CORRUPT",
+    });
+    const scan = { Items: await itemsHolding(S.saga, saga) };
+    expect(scan.Items?.map((item) => item[S.version])).toEqual([{ N: "1" }]);
+  });
+
+  test("a stored failure that is not an object: failures() is SAGA_CORRUPT", async () => {
+    const store = new DynamoDbSagaStore(table.options);
+    const saga = `Saga-${ulid()}`;
+    await store.recordFailure({
+      saga,
+      key: "k",
+      eventId: "e1",
+      eventType: "Happened",
+      error: "Error: boom",
+      at: new Date(0).toISOString(),
+    });
+    const [item] = await itemsHolding(S.failure, saga);
+    if (item === undefined) throw new Error("no failure item");
+    await rewrite(item, { [S.failure]: { S: "nope" } });
+    await expect(store.failures({ saga })).rejects.toMatchObject({ serviceCode: "SAGA_CORRUPT" });
   });
 });
