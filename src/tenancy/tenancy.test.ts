@@ -665,6 +665,27 @@ describe("tenancy()", () => {
     expect(calls).toBe(2);
   });
 
+  test("a tenant refused (unknown, a factory or quotas that fail) takes no place in the cache: it evicts no served tenant", async () => {
+    const closed: string[] = [];
+    const tenants = tenancy({
+      maxTenants: 1,
+      knows: (tenant) => tenant !== "gone",
+      quotas: (tenant) => (tenant === "bad-quotas" ? { eventsPerWindow: 0 } : undefined),
+      stores: (tenant) => {
+        if (tenant === "down") throw new Error("database down");
+        return { eventStore: new InMemoryEventStore(), pool: { close: async () => void closed.push(tenant) } };
+      },
+    });
+    const served = await tenants.forTenant("acme");
+    await expect(tenants.forTenant("gone")).rejects.toMatchObject({ code: TenancyErrorCode.UnknownTenant });
+    await expect(tenants.forTenant("down")).rejects.toThrow("database down");
+    await expect(tenants.forTenant("bad-quotas")).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(tenants.size).toBe(1);
+    expect(await tenants.forTenant("acme")).toBe(served);
+    await tenants.close();
+    expect(closed).toEqual(["acme"]);
+  });
+
   test("services or quotas that fail leave no stores open: the stores made are closed, invalid quotas make none", async () => {
     const closed: string[] = [];
     const made: string[] = [];

@@ -41,7 +41,8 @@ export interface TenancyOptions<S extends TenantStores, V = undefined> {
   readonly knows?: (tenant: TenantId) => boolean | Promise<boolean>;
   /**
    * Tenants kept at once; the least recently used one beyond it is dropped and its stores and
-   * services closed (those with a `close()`). Keep it above the tenants active at the same time. Defaults to 1,000.
+   * services closed (those with a `close()`), when a new tenant's scope is made (a refused tenant evicts
+   * none). Keep it above the tenants active at the same time. Defaults to 1,000.
    */
   readonly maxTenants?: number;
   /** Per-tenant limits on appends, the same for all or per tenant (`undefined`: none for that tenant). */
@@ -129,14 +130,17 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
       }
       const entry = make(tenant);
       cache.set(tenant, entry);
-      // A failed factory is not cached: the next request tries again.
-      entry.catch(() => {
-        if (cache.get(tenant) === entry) cache.delete(tenant);
-      });
-      while (cache.size > maxTenants) {
-        const oldest = cache.keys().next().value as TenantId;
-        void drop(oldest);
-      }
+      entry.then(
+        // Only a scope made takes a place: a refused tenant (unknown, a failing factory) evicting a
+        // served one would close the stores its requests still hold, for a tenant that never came in.
+        () => {
+          for (const oldest of cache.keys()) if (cache.size > maxTenants && oldest !== tenant) void drop(oldest);
+        },
+        // A failed factory is not cached: the next request tries again.
+        () => {
+          if (cache.get(tenant) === entry) cache.delete(tenant);
+        },
+      );
       return entry;
     },
     get size() {
