@@ -665,6 +665,54 @@ describe("tenancy()", () => {
     expect(calls).toBe(2);
   });
 
+  test("a tenant refused (unknown, a factory or quotas that fail) takes no place in the cache: it evicts no served tenant", async () => {
+    const closed: string[] = [];
+    const tenants = tenancy({
+      maxTenants: 1,
+      knows: (tenant) => tenant !== "gone",
+      quotas: (tenant) => (tenant === "bad-quotas" ? { eventsPerWindow: 0 } : undefined),
+      stores: (tenant) => {
+        if (tenant === "down") throw new Error("database down");
+        return { eventStore: new InMemoryEventStore(), pool: { close: async () => void closed.push(tenant) } };
+      },
+    });
+    const served = await tenants.forTenant("acme");
+    await expect(tenants.forTenant("gone")).rejects.toMatchObject({ code: TenancyErrorCode.UnknownTenant });
+    await expect(tenants.forTenant("down")).rejects.toThrow("database down");
+    await expect(tenants.forTenant("bad-quotas")).rejects.toMatchObject({ code: ErrorCode.Validation });
+    expect(tenants.size).toBe(1);
+    expect(await tenants.forTenant("acme")).toBe(served);
+    await tenants.close();
+    expect(closed).toEqual(["acme"]);
+  });
+
+  test("a scope still being made is not evicted when another is made: its caller never gets closed stores", async () => {
+    const closed: string[] = [];
+    const release = new Map<string, () => void>();
+    const tenants = tenancy({
+      maxTenants: 1,
+      stores: async (tenant) => {
+        // Only a tenant's first scope waits to be released: one made again is made at once.
+        if (!release.has(tenant)) await new Promise<void>((resolve) => release.set(tenant, resolve));
+        return { eventStore: new InMemoryEventStore(), pool: { close: async () => void closed.push(tenant) } };
+      },
+    });
+    const acme = tenants.forTenant("acme");
+    const globex = tenants.forTenant("globex");
+    // Both factories are waiting for their release (set as forTenant calls them): neither scope is made yet.
+    expect([...release.keys()]).toEqual(["acme", "globex"]);
+    release.get("acme")?.();
+    await acme;
+    expect(closed).toEqual([]);
+    release.get("globex")?.();
+    const globexScope = await globex;
+    // globex made last: acme, the least recently used made scope, goes; globex stays cached.
+    expect(await tenants.forTenant("globex")).toBe(globexScope);
+    expect(tenants.size).toBe(1);
+    await tenants.close();
+    expect(closed.sort()).toEqual(["acme", "globex"]);
+  });
+
   test("services or quotas that fail leave no stores open: the stores made are closed, invalid quotas make none", async () => {
     const closed: string[] = [];
     const made: string[] = [];

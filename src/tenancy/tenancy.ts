@@ -41,7 +41,9 @@ export interface TenancyOptions<S extends TenantStores, V = undefined> {
   readonly knows?: (tenant: TenantId) => boolean | Promise<boolean>;
   /**
    * Tenants kept at once; the least recently used one beyond it is dropped and its stores and
-   * services closed (those with a `close()`). Keep it above the tenants active at the same time. Defaults to 1,000.
+   * services closed (those with a `close()`), when a new tenant's scope is made (a refused tenant evicts
+   * none, a scope still being made is not evicted). Keep it above the tenants active at the same time.
+   * Defaults to 1,000.
    */
   readonly maxTenants?: number;
   /** Per-tenant limits on appends, the same for all or per tenant (`undefined`: none for that tenant). */
@@ -79,6 +81,9 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
   const maxTenants = options.maxTenants ?? DEFAULT_MAX_TENANTS;
   // Insertion order is recency: a hit is moved to the end, the first entry is the least recently used.
   const cache = new Map<TenantId, Promise<TenantScope<S, V>>>();
+  // Tenants whose scope is made: only they take a place, and only they are evicted (a caller waiting
+  // for a scope still being made must not be handed it closed).
+  const made = new Set<TenantId>();
 
   const make = async (tenant: TenantId): Promise<TenantScope<S, V>> => {
     if (options.knows !== undefined && !(await options.knows(tenant))) throw new UnknownTenantError(tenant);
@@ -109,6 +114,7 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
     const entry = cache.get(tenant);
     if (entry === undefined) return;
     cache.delete(tenant);
+    made.delete(tenant);
     const scope = await entry.catch(() => undefined);
     if (scope !== undefined) await closeScope(scope);
   };
@@ -129,14 +135,21 @@ export function tenancy<S extends TenantStores, V = undefined>(options: TenancyO
       }
       const entry = make(tenant);
       cache.set(tenant, entry);
-      // A failed factory is not cached: the next request tries again.
-      entry.catch(() => {
-        if (cache.get(tenant) === entry) cache.delete(tenant);
-      });
-      while (cache.size > maxTenants) {
-        const oldest = cache.keys().next().value as TenantId;
-        void drop(oldest);
-      }
+      entry.then(
+        // Only a scope made takes a place: a refused tenant (unknown, a failing factory) evicting a
+        // served one would close the stores its requests still hold, for a tenant that never came in.
+        () => {
+          if (cache.get(tenant) !== entry) return;
+          made.add(tenant);
+          for (const oldest of cache.keys()) {
+            if (made.size > maxTenants && oldest !== tenant && made.has(oldest)) void drop(oldest);
+          }
+        },
+        // A failed factory is not cached: the next request tries again.
+        () => {
+          if (cache.get(tenant) === entry) cache.delete(tenant);
+        },
+      );
       return entry;
     },
     get size() {
