@@ -62,6 +62,9 @@ describe("prometheusText", () => {
     expect(prometheusName("requests", "{request}", true)).toBe("requests_total");
     expect(prometheusName("bytes.sent", "By", true)).toBe("bytes_sent_bytes_total");
     expect(prometheusName("9lives-x", undefined, false)).toBe("_9lives_x");
+    // The SDK makes an instrument of an empty name (it only warns): `# TYPE  gauge` failed the whole scrape.
+    expect(prometheusName("", undefined, false)).toBe("_");
+    expect(prometheusName("", "{event}", false, true)).toBe("_");
   });
 
   test("units as OpenTelemetry's Prometheus rules write them: `1` is `_ratio` on gauges only, `a/b` is `a_per_b`", async () => {

@@ -187,13 +187,15 @@ function addHistogram(into: HistogramValue, other: HistogramValue): void {
 }
 
 /**
- * The Prometheus name of an OpenTelemetry metric: sanitized, with its unit and, for counters, `_total`.
+ * The Prometheus name of an OpenTelemetry metric: sanitized (an empty name is `_`), with its unit and, for
+ * counters, `_total`.
  * A unit of `1` is `_ratio` on a gauge (an OpenTelemetry gauge, `gauge`) and nothing on the rest; `a/b`
  * is `a_per_b`.
  */
 export function prometheusName(name: string, unit: string | undefined, counter: boolean, gauge = false): string {
   let result = name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/_{2,}/g, "_");
-  if (/^[0-9]/.test(result)) result = `_${result}`;
+  // An empty name (the SDK makes such an instrument, with a warning) would be `# TYPE  gauge`: no scrape parses it.
+  if (result === "" || /^[0-9]/.test(result)) result = `_${result}`;
   const suffix = unitSuffix(unit, gauge);
   if (suffix !== "" && !result.endsWith(`_${suffix}`)) result += `_${suffix}`;
   if (counter && !result.endsWith("_total")) result += "_total";

@@ -146,5 +146,7 @@ describe("healthCheck", () => {
     // Past 2^31-1 ms a runtime's timer fires at once: every check would time out within a millisecond.
     expect(await refused({ checks: {}, timeoutMs: MAX_DELAY_MS + 1 })).toEqual(["timeoutMs"]);
     expect(await refused({ checks: {}, onError: "log" })).toEqual(["onError"]);
+    // A misspelt key was taken silently: `timeout: 100` left each check 2 s, `onErorr` heard of no failure.
+    expect(await refused({ checks: {}, timeout: 100, onErorr: () => {} })).toEqual(["timeout", "onErorr"]);
   });
 });

@@ -7,7 +7,7 @@
 import { type Issue, isEventFlowsError, ServiceError, ValidationError } from "../errors.js";
 import { callHook } from "../internal/hooks.js";
 import { setOwn } from "../internal/json.js";
-import { functionIssues, MAX_DELAY_MS } from "../internal/validate.js";
+import { functionIssues, MAX_DELAY_MS, unknownKeyIssues } from "../internal/validate.js";
 
 /** Anything with a `ping()`: every store and bus of the library has one. */
 export interface Pingable {
@@ -50,8 +50,8 @@ export const HEALTH_CHECK_STREAM = "eventflows-health";
 
 /**
  * Runs the checks concurrently; each gets `timeoutMs` and an AbortSignal that fires when it runs out.
- * @throws {ValidationError} options without a `checks` object, a check that is neither a function nor
- *   has a `ping()`, a `timeoutMs` that is not a number from 0 to `MAX_DELAY_MS` (2^31-1 ms, the longest timer
+ * @throws {ValidationError} options without a `checks` object, a key it does not take, a check that is
+ *   neither a function nor has a `ping()`, a `timeoutMs` that is not a number from 0 to `MAX_DELAY_MS` (2^31-1 ms, the longest timer
  *   a runtime keeps), or an `onError` that is not a function.
  */
 export async function healthCheck(options: HealthCheckOptions): Promise<HealthReport> {
@@ -83,7 +83,8 @@ function optionIssues(options: unknown): Issue[] {
   if (typeof checks !== "object" || checks === null || Array.isArray(checks)) {
     return [{ path: ["checks"], message: "checks must be an object of named checks" }];
   }
-  const issues: Issue[] = [];
+  // A misspelt key would be ignored: `timeout` for `timeoutMs` left each check the default 2 s.
+  const issues = unknownKeyIssues(given, ["checks", "timeoutMs", "onError"]);
   for (const [name, target] of Object.entries(checks)) {
     const pingable = typeof target === "object" && target !== null && typeof target.ping === "function";
     if (typeof target !== "function" && !pingable) {

@@ -438,6 +438,8 @@ describe("metrics through the OpenTelemetry API", () => {
     expect(refused({ tenantLabel: 1 })).toEqual(["tenantLabel"]);
     expect(refused({ meterProvider: {} })).toEqual(["meterProvider"]);
     expect(refused({ meterProvider: null })).toEqual(["meterProvider"]);
+    // A misspelt key, as configureTelemetry refuses one: taken silently, `enabeld: false` left metrics on.
+    expect(refused({ enabeld: false })).toEqual(["enabeld"]);
     // Each issue after its path, as the library words them: not "enabled: enabled must be a boolean".
     expect(() => configure({ enabled: "false", meterProvider: {} })).toThrow(
       "Invalid metrics settings: enabled: must be a boolean; meterProvider: must be a MeterProvider (with getMeter)",

@@ -14,6 +14,7 @@
 import type { Attributes, Counter, Gauge, Histogram, Meter, MeterProvider, UpDownCounter } from "@opentelemetry/api";
 import { type Issue, isEventFlowsError, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { unknownKeyIssues } from "../internal/validate.js";
 import { forgetTelemetryFailures, reportTelemetryFailure } from "./failures.js";
 import { otelGlobal } from "./otel-global.js";
 
@@ -134,8 +135,8 @@ const labelValues = new Map<string, Set<string>>();
 /**
  * Turns the library's metrics off or on, or points them at a provider of their own. Settings not
  * given keep their value; `configureMetrics({})` changes nothing.
- * @throws {ValidationError} settings that are not an object, `enabled` or `tenantLabel` that is not a
- *   boolean, or a `meterProvider` without `getMeter`; nothing is changed. (Taken as it was, a provider
+ * @throws {ValidationError} settings that are not an object, a key it does not take, `enabled` or
+ *   `tenantLabel` that is not a boolean, or a `meterProvider` without `getMeter`; nothing is changed. (Taken as it was, a provider
  *   without `getMeter` made every recording site throw a TypeError: an append that had committed among them.)
  */
 export function configureMetrics(settings: MetricsSettings): void {
@@ -152,7 +153,8 @@ function settingsIssues(settings: unknown): Issue[] {
     return [{ path: [], message: "settings must be an object ({ enabled, meterProvider, tenantLabel })" }];
   }
   const given = settings as Record<string, unknown>;
-  const issues: Issue[] = [];
+  // A misspelt key (`enabeld: false`) would leave metrics on without a word, as configureTelemetry refuses one.
+  const issues = unknownKeyIssues(given, ["enabled", "meterProvider", "tenantLabel"]);
   for (const key of ["enabled", "tenantLabel"]) {
     if (given[key] !== undefined && typeof given[key] !== "boolean") {
       issues.push({ path: [key], message: "must be a boolean" });
