@@ -509,6 +509,11 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
       { serializer: { name: "no-functions" } },
       { serializer: null },
       { legacySerializers: [{ name: "" }] },
+      // Taken before: "false" (a string from configuration) kept the spans on, and personalData failed every
+      // save with a TypeError ("personal.encryptSnapshot is not a function").
+      { telemetry: "false" },
+      { personalData: 5 },
+      { personalData: { encryptSnapshot: () => null } },
     ];
     for (const storeOptions of bad) {
       await assertRejects(
