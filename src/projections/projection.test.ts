@@ -37,8 +37,16 @@ describe("projection()", () => {
       ]);
     }
     expect(() => projection({ name: "x".repeat(MAX_PROJECTION_NAME_LENGTH + 1), handle: () => undefined })).toThrow(
-      /at most/,
+      /over 245/,
     );
+  });
+
+  // The limit counts UTF-16 code units, as a checkpoint id's does: 123 emoji are 246 of them. The message
+  // said "at most 245 characters" of a name of 123 characters.
+  test("a name over the limit is refused in UTF-16 code units, and the message says so", () => {
+    const refused = () => projection({ name: "😀".repeat(123), handle: () => undefined });
+    expect(refused).toThrow("projection name is 246 UTF-16 code units long, over 245");
+    expect(() => projection({ name: `${"😀".repeat(122)}x`, handle: () => undefined })).not.toThrow();
   });
 
   // Before, such a name was taken here and refused only at first use: the runner's first catch-up failed

@@ -140,11 +140,9 @@ function definitionIssues(definition: unknown): Issue[] {
   const issues: Issue[] = unknownKeyIssues(definition, DEFINITION_KEYS);
   if (typeof d.name !== "string" || d.name.trim() === "") {
     issues.push({ path: ["name"], message: "a projection needs a non-empty name" });
-  } else if (d.name.length > MAX_PROJECTION_NAME_LENGTH) {
-    issues.push({ path: ["name"], message: `a projection name is at most ${MAX_PROJECTION_NAME_LENGTH} characters` });
   } else {
-    // The rule its checkpoint id is held to (a control character, a lone surrogate): refused here,
-    // where it is written, not at the runner's first catch-up.
+    // The rule its checkpoint id is held to (its length in UTF-16 code units, a control character, a
+    // lone surrogate): refused here, where it is written, not at the runner's first catch-up.
     issues.push(...nameIssues(d.name, "projection name", MAX_PROJECTION_NAME_LENGTH, ["name"]));
   }
   issues.push(...functionIssues(d.handle, "handle", true), ...functionIssues(d.prefetch, "prefetch"));

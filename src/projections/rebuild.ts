@@ -154,16 +154,18 @@ export async function rebuildProjection<E extends EventEnvelope, S>(
 }
 
 /**
- * A rebuild keeps each collection (and a stateful projection's state) under a longer name until the
- * swap (`shadowCollection`): one that would not fit a read-model key is refused here, before anything
- * is written, rather than at the rebuild's first write.
+ * A rebuild keeps each collection and the projection's state under a longer name until the swap
+ * (`shadowCollection`): one that would not fit a read-model key is refused here, before anything is
+ * written, rather than at the rebuild's first write. The state counts for a stateless projection too:
+ * the swap moves its slot all the same (clearing what an earlier stateful version left), so a name
+ * that slot does not fit built the whole shadow and then had every swap refused.
  */
 function shadowNameIssues(options: RebuildProjectionOptions): Issue[] {
   const name = (options.projection as { name?: unknown } | undefined)?.name;
   if (typeof name !== "string") return [];
   const issues: Issue[] = [];
   const kept: [string, (string | number)[]][] = options.collections.map((c, i) => [c, ["collections", i]]);
-  if (options.projection.stateful) kept.push([PROJECTION_STATE_COLLECTION, ["projection", "name"]]);
+  kept.push([PROJECTION_STATE_COLLECTION, ["projection", "name"]]);
   for (const [collection, path] of kept) {
     if (typeof collection !== "string") continue;
     const shadow = shadowCollection(name, collection);

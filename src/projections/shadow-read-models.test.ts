@@ -96,6 +96,25 @@ describe("rebuildProjection's shadow names", () => {
     expect(done).toMatchObject({ read: 1, swapped: true });
     expect(await readModels.get("carts", "Cart-1")).toBe(1);
   });
+
+  test("a stateless projection's state slot counts too: the swap moves it, so a name it does not fit is refused up front", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [{ type: "T", data: 1 }]);
+    const readModels = new InMemoryReadModelStore();
+    // "~rebuild/<name>/carts" is 250 characters and fits; "~rebuild/<name>/projection-state", 261, does not.
+    // The swap plan names it for every projection (clearing a state an earlier stateful version left),
+    // so the shadow was built in full and then every swap was refused.
+    const name = "p".repeat(235);
+    const error = await rebuildProjection({
+      projection: projection({ name, handle: async (event, { readModels: tx }) => tx.put("carts", event.streamId, 1) }),
+      eventStore,
+      readModels,
+      collections: ["carts"],
+    }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["projection", "name"] }] });
+    expect(await readModels.list(shadowCollection(name, "carts"))).toEqual([]);
+    expect(await readModels.checkpoints.load(rebuildCheckpointId(name))).toBeUndefined();
+  });
 });
 
 describe("shadow names of projections whose names hold / or %", () => {
@@ -167,7 +186,11 @@ describe("shadow names of projections whose names hold / or %", () => {
       readModels,
       collections: ["c"],
     }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["collections", 0] }] });
+    // The state's slot, longer than "c", is refused too (see the test above).
+    expect(error).toMatchObject({
+      code: "VALIDATION_FAILED",
+      issues: [{ path: ["collections", 0] }, { path: ["projection", "name"] }],
+    });
     expect(await readModels.checkpoints.load(rebuildCheckpointId(name))).toBeUndefined();
     expect(rebuildCheckpointId("/".repeat(83)).length).toBeLessThan(shadowCollection("/".repeat(83), "c").length);
   });

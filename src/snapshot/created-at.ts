@@ -1,4 +1,5 @@
 import { ValidationError } from "../errors.js";
+import { parseIsoTime } from "../internal/iso-time.js";
 import { kindOf } from "../internal/validate.js";
 
 /** 9999-12-31T23:59:59.999Z: past it `toISOString()` writes a six-digit year that SQL columns refuse. */
@@ -14,13 +15,20 @@ export function snapshotTime(ms: number): string | undefined {
 
 /**
  * The `createdAt` given to `save`, normalized to the ISO form every store writes and loads back.
- * @throws {ValidationError} not a date string, or outside 1970 to 9999.
+ * parseIsoTime, not Date.parse: that one took a day the calendar lacks (2030-02-30, stored as March 2),
+ * a date-time without a zone (read in the machine's time zone, so stored differently from one server
+ * to the next) and a locale's forms ("06/01/2030").
+ * @throws {ValidationError} not an ISO 8601 date or date-time with a zone, or outside 1970 to 9999.
  */
 export function normalizeCreatedAt(value: unknown): string {
-  const time = typeof value === "string" ? snapshotTime(Date.parse(value)) : undefined;
+  const ms = typeof value === "string" ? parseIsoTime(value) : undefined;
+  const time = ms === undefined ? undefined : snapshotTime(ms);
   if (time === undefined) {
     throw new ValidationError("Invalid snapshot", [
-      { path: ["createdAt"], message: `expected an ISO 8601 time from 1970 to 9999, got ${kindOf(value)}` },
+      {
+        path: ["createdAt"],
+        message: `expected an ISO 8601 date or date-time with a zone from 1970 to 9999, got ${kindOf(value)}`,
+      },
     ]);
   }
   return time;

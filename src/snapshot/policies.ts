@@ -33,8 +33,9 @@ export function everyNEvents(n: number): SnapshotPolicy {
 }
 
 /**
- * Snapshot when the last snapshot is older than `ms` milliseconds, or when there is none. Combine
- * it with {@link everyNEvents} through {@link allPolicies} to skip short streams.
+ * Snapshot when the last snapshot is `ms` milliseconds old or older (its age compared with `>=`), or
+ * when there is none. Combine it with {@link everyNEvents} through {@link allPolicies} to skip short
+ * streams.
  */
 export function olderThan(ms: number): SnapshotPolicy {
   assertPositive(ms, "olderThan(ms)", false);

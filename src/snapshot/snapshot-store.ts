@@ -344,7 +344,20 @@ function assertLoadOptions(options: unknown): asserts options is LoadSnapshotOpt
 function optionIssues(options: SnapshotStoreOptions): { path: string[]; message: string }[] {
   const issues: { path: string[]; message: string }[] = [];
   if (typeof options !== "object") return [{ path: [], message: `options must be an object, got ${kindOf(options)}` }];
-  const { serializer, legacySerializers, compression, keepLast, maxDecompressedBytes } = options;
+  const { serializer, legacySerializers, compression, keepLast, maxDecompressedBytes, telemetry, personalData } =
+    options;
+  // As the event store checks them: a string "false" kept the spans on, and a personalData that is not
+  // what personalData() builds failed every save with a TypeError.
+  if (telemetry !== undefined && typeof telemetry !== "boolean") {
+    issues.push({ path: ["telemetry"], message: `must be a boolean, got ${kindOf(telemetry)}` });
+  }
+  const personal = personalData as Partial<PersonalData> | null | undefined;
+  if (
+    personal !== undefined &&
+    (typeof personal?.encryptSnapshot !== "function" || typeof personal.decryptSnapshot !== "function")
+  ) {
+    issues.push({ path: ["personalData"], message: `must be what personalData() builds, got ${kindOf(personal)}` });
+  }
   if (
     maxDecompressedBytes !== undefined &&
     !(Number.isSafeInteger(maxDecompressedBytes) && maxDecompressedBytes >= 1)

@@ -85,7 +85,10 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
     assertEqual((await store.load(id))?.createdAt, "1970-01-01T00:00:00.000Z", "the epoch, as given");
     await store.save({ streamId: id, version: 2, state: {}, createdAt: "2030-06-01T12:00:00+02:00" });
     assertEqual((await store.load(id))?.createdAt, "2030-06-01T10:00:00.000Z", "normalized to ISO UTC");
-    for (const createdAt of ["yesterday", "+010000-01-01T00:00:00.000Z", "1969-12-31T23:59:59.999Z", 0]) {
+    // Also what Date.parse takes but is no ISO 8601 time with a zone: a day the calendar lacks (moved to
+    // March 2), a date-time without a zone (read in the machine's time zone), a locale's form.
+    const bad = ["yesterday", "+010000-01-01T00:00:00.000Z", "1969-12-31T23:59:59.999Z", 0];
+    for (const createdAt of [...bad, "2030-02-30T00:00:00Z", "2030-06-01T12:00:00", "06/01/2030"]) {
       await assertRejects(
         () => store.save({ streamId: id, version: 3, state: {}, createdAt: createdAt as string }),
         ErrorCode.Validation,
@@ -506,6 +509,11 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
       { serializer: { name: "no-functions" } },
       { serializer: null },
       { legacySerializers: [{ name: "" }] },
+      // Taken before: "false" (a string from configuration) kept the spans on, and personalData failed every
+      // save with a TypeError ("personal.encryptSnapshot is not a function").
+      { telemetry: "false" },
+      { personalData: 5 },
+      { personalData: { encryptSnapshot: () => null } },
     ];
     for (const storeOptions of bad) {
       await assertRejects(
