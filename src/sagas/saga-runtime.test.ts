@@ -389,6 +389,33 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     await subscription.stop();
   });
 
+  test("subscribe refuses a key it does not take, naming its own options, before the checkpoint is read", async () => {
+    const { runtime } = setup();
+    const store = new InMemoryEventStore();
+    let loads = 0;
+    const inner = new InMemoryCheckpointStore();
+    const checkpoints = Object.assign(Object.create(inner), {
+      load: (id: string) => {
+        loads++;
+        return inner.load(id);
+      },
+    });
+    // `after` and `handler` are the runtime's to set (from the checkpoint, to its handle): given, they were
+    // dropped without a word; a misspelt `checkpointID` was refused only after the read, by subscribeToAll,
+    // whose message listed `handler` and `after` as the options and not `checkpoints` or `checkpointId`.
+    for (const key of ["checkpointID", "after", "handler"]) {
+      const error = await runtime.subscribe(store, { checkpoints, [key]: 0 } as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(String((error as Error).message)).toContain(`${key}: is not an option`);
+      expect(String((error as Error).message)).toContain("checkpoints, checkpointId");
+      expect(String((error as Error).message)).not.toContain("handler, after");
+    }
+    expect(loads).toBe(0);
+    const subscription = await runtime.subscribe(store, { checkpoints, checkpointId: "s", pollIntervalMs: 5 });
+    await subscription.stop();
+    expect(loads).toBe(1);
+  });
+
   test("an event without its key fails as a ValidationError and writes nothing", async () => {
     const { runtime, store, sent, errors } = setup();
     const [outcome] = await runtime.handle(orderEvent("OrderPlaced", "", { sku: "A" }));
