@@ -2,6 +2,7 @@ import { type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
 import { jsonIssues } from "../internal/json.js";
 import { functionIssues, isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { textOf } from "./records.js";
 import { MAX_SAGA_KEY_LENGTH } from "./saga-store.js";
 
 /** When a timeout is due: `after` milliseconds from now, or `at` a time (a Date or epoch milliseconds). */
@@ -155,7 +156,9 @@ export function defineSaga<E extends DomainEvent, State>(
     try {
       value = read?.(event);
     } catch (error) {
-      return new ValidationError(`Saga "${name}" could not correlate ${event.type} ${event.id}`, [], { cause: error });
+      return new ValidationError(`Saga "${name}" could not correlate ${event.type} ${textOf(event.id)}`, [], {
+        cause: error,
+      });
     }
     return keyFrom(name, event, value);
   };
@@ -192,12 +195,12 @@ function keyFrom(name: string, event: { type: string; id: string }, value: unkno
     } else issues.push(...nameIssues(part, "correlation key", MAX_SAGA_KEY_LENGTH, ["correlate", i]));
   }
   if (issues.length > 0) {
-    return new ValidationError(`Saga "${name}" cannot correlate ${event.type} ${event.id}`, issues);
+    return new ValidationError(`Saga "${name}" cannot correlate ${event.type} ${textOf(event.id)}`, issues);
   }
   const key =
     parts.length === 1 ? (parts[0] as string) : parts.map((part) => encodeURIComponent(part as string)).join("/");
   const tooLong = nameIssues(key, "correlation key", MAX_SAGA_KEY_LENGTH, ["correlate"]);
   return tooLong.length > 0
-    ? new ValidationError(`Saga "${name}" cannot correlate ${event.type} ${event.id}`, tooLong)
+    ? new ValidationError(`Saga "${name}" cannot correlate ${event.type} ${textOf(event.id)}`, tooLong)
     : key;
 }

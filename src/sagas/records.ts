@@ -1,4 +1,5 @@
 import { keepableText } from "../internal/unicode.js";
+import { kindOf } from "../internal/validate.js";
 import { redactText } from "../logging/redaction.js";
 import { MAX_SAGA_ID_LENGTH } from "./saga-store.js";
 import type { SagaCommit, SagaRecord } from "./types.js";
@@ -44,8 +45,21 @@ export function describe(error: unknown): string {
  * An event id, event type or key as a failure record keeps it: the step may have failed because the
  * store cannot keep the text as it is (U+0000, a lone surrogate, over the handled-id length), and the
  * record must still be written. Ids a store can keep (at most 2,048 characters) are unchanged; an id that
- * is not a string at all (an event from an untyped source) is recorded as its `String` form.
+ * is not a string at all (an event from an untyped source) is recorded as its {@link textOf} form.
  */
 export function recordedText(text: unknown): string {
-  return keepableText(typeof text === "string" ? text : String(text), MAX_SAGA_ID_LENGTH);
+  return keepableText(textOf(text), MAX_SAGA_ID_LENGTH);
+}
+
+/**
+ * A value's `String` form, or its kind (`object`) when it has none: JSON from a queue can hold
+ * `{"id": {"toString": 0}}`, on which `String()` and a template literal throw, and a failed step
+ * must still be reported, recorded and answered, never thrown.
+ */
+export function textOf(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return kindOf(value);
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { FAKE_EPOCH, watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { checkLateCompensation } from "../../test/sagas/late-compensation.ts";
 import {
@@ -388,6 +389,33 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     await subscription.stop();
   });
 
+  test("subscribe refuses a key it does not take, naming its own options, before the checkpoint is read", async () => {
+    const { runtime } = setup();
+    const store = new InMemoryEventStore();
+    let loads = 0;
+    const inner = new InMemoryCheckpointStore();
+    const checkpoints = Object.assign(Object.create(inner), {
+      load: (id: string) => {
+        loads++;
+        return inner.load(id);
+      },
+    });
+    // `after` and `handler` are the runtime's to set (from the checkpoint, to its handle): given, they were
+    // dropped without a word; a misspelt `checkpointID` was refused only after the read, by subscribeToAll,
+    // whose message listed `handler` and `after` as the options and not `checkpoints` or `checkpointId`.
+    for (const key of ["checkpointID", "after", "handler"]) {
+      const error = await runtime.subscribe(store, { checkpoints, [key]: 0 } as never).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ValidationError);
+      expect(String((error as Error).message)).toContain(`${key}: is not an option`);
+      expect(String((error as Error).message)).toContain("checkpoints, checkpointId");
+      expect(String((error as Error).message)).not.toContain("handler, after");
+    }
+    expect(loads).toBe(0);
+    const subscription = await runtime.subscribe(store, { checkpoints, checkpointId: "s", pollIntervalMs: 5 });
+    await subscription.stop();
+    expect(loads).toBe(1);
+  });
+
   test("an event without its key fails as a ValidationError and writes nothing", async () => {
     const { runtime, store, sent, errors } = setup();
     const [outcome] = await runtime.handle(orderEvent("OrderPlaced", "", { sku: "A" }));
@@ -476,6 +504,48 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(await store.load("Order", "o1")).toBeUndefined();
     expect(sent).toEqual([]);
     expect(await runtime.handle(null as never)).toEqual([]);
+  });
+
+  test("an event id with no text of its own ({ toString: 0 }, no prototype, a symbol) fails the step, never throws, and is recorded", async () => {
+    // JSON from a queue can hold {"id": {"toString": 0}}: String() and a template literal throw on it,
+    // and handle() threw that TypeError out of an uncorrelatable event's message (sagas.md: it never throws).
+    const { runtime, errors } = setup();
+    const ids = [{ toString: 0 }, Object.create(null), Symbol("id")];
+    for (const id of ids) {
+      const [outcome] = await runtime.handle({ id, type: "OrderPlaced", data: {} } as never);
+      expect(outcome).toMatchObject({ outcome: "failed", retryable: false, error: { code: ErrorCode.Validation } });
+      const [correlated] = await runtime.handle({ ...orderEvent("OrderPlaced", "o1", { sku: "A" }), id } as never);
+      expect(correlated).toMatchObject({ outcome: "failed", retryable: false, error: { code: ErrorCode.Validation } });
+    }
+    // One report per failure: each record was written, so no second report says it was not.
+    expect(errors.length).toBe(6);
+    expect((await runtime.failures()).map((f) => f.eventId)).toEqual([
+      "object",
+      "object",
+      "object",
+      "object",
+      "Symbol(id)",
+      "Symbol(id)",
+    ]);
+  });
+
+  test("handle() answers an outcome list for any value given as an event, never a rejection", async () => {
+    const { runtime } = setup({ onError: () => undefined });
+    const eventLike = fc.record(
+      {
+        type: fc.constant("OrderPlaced"),
+        id: fc.anything({ withNullPrototype: true }),
+        data: fc.anything(),
+        metadata: fc.anything(),
+      },
+      { requiredKeys: ["type"] },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.anything(), eventLike), async (value) => {
+        expect(Array.isArray(await runtime.handle(value as never))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   test("a bad timeout or command in a step fails it as a ValidationError", async () => {

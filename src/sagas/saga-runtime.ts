@@ -131,6 +131,22 @@ export interface SubscribeSagasOptions extends Omit<SubscribeToAllOptions, "hand
   readonly checkpointId?: string;
 }
 
+/**
+ * What `subscribe` takes: every key of its options type, and no other. `after` and `handler` are the
+ * runtime's to set (from the checkpoint, to `handle`); given, they were dropped without a word.
+ */
+const SUBSCRIBE_OPTIONS = Object.keys({
+  checkpoints: true,
+  checkpointId: true,
+  batchSize: true,
+  pollIntervalMs: true,
+  retryDelayMs: true,
+  onError: true,
+  signal: true,
+  name: true,
+  telemetry: true,
+} satisfies Record<keyof SubscribeSagasOptions, true>);
+
 const CONFLICT_RETRIES = 20;
 
 const SAGA_RUNTIME_OPTIONS = [
@@ -289,7 +305,8 @@ export class SagaRuntime {
    */
   async subscribe(store: EventStore, options: SubscribeSagasOptions): Promise<StoreSubscription> {
     // Checked before any read: from JavaScript, a missing store or checkpoint store was a TypeError.
-    const issues = objectIssues(options, "options", true);
+    // A misspelt `checkpointID` was refused only by subscribeToAll, after the read, naming its options, not these.
+    const issues = [...objectIssues(options, "options", true), ...unknownKeyIssues(options, SUBSCRIBE_OPTIONS)];
     if (typeof (store as Partial<EventStore> | null)?.subscribeToAll !== "function") {
       issues.push({ path: ["store"], message: `must be an EventStore, got ${kindOf(store)}` });
     }
