@@ -209,6 +209,43 @@ describe("eventflows generate (the real binary)", () => {
     expect(readFileSync(join(project, "lib", "events", "item-added.ts"), "utf8")).toContain('type: "ItemAdded"');
   });
 
+  // A FIFO or a device where a file goes was read to compare it with the template: a FIFO blocked for
+  // ever, /dev/zero grew until memory ran out, /dev/null read as an edited file (and --force "overwrote" it). The timeout only keeps a regression from hanging the suite.
+  test("a FIFO or a link to a device where a file goes: CLI_WRITE_FAILED naming it, nothing written, no read", () => {
+    const dir = mkdtempSync(join(tmpdir(), "eventflows-special-"));
+    try {
+      mkdirSync(join(dir, "fifo"));
+      expect(spawnSync("mkfifo", [join(dir, "fifo", "foo.test.ts")]).status).toBe(0);
+      mkdirSync(join(dir, "device"));
+      symlinkSync("/dev/null", join(dir, "device", "foo.ts"));
+      for (const [at, file] of [
+        ["fifo", "foo.test.ts"],
+        ["device", "foo.ts"],
+      ]) {
+        const result = spawnSync(process.execPath, [bin, "generate", "event", "Foo", "--dir", at, "--json"], {
+          cwd: dir,
+          encoding: "utf8",
+          timeout: 30_000,
+        });
+        expect({
+          at,
+          code: result.status,
+          error: result.stderr === "" ? undefined : JSON.parse(result.stderr).error,
+        }).toEqual({
+          at,
+          code: 1,
+          error: {
+            code: "CLI_WRITE_FAILED",
+            message: `Cannot write ${at}/${file}: it is not a regular file (a device, a pipe or a socket)`,
+          },
+        });
+        expect(readdirSync(join(dir, at))).toEqual([file]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("usage errors exit 2 with one line on stderr and no stack; --verbose adds the stack; --help exits 0", () => {
     for (const args of [
       ["frobnicate"],

@@ -1,4 +1,4 @@
-import type { EventStore, ReadModelStore } from "../src/index.js";
+import type { EventEnvelope, EventStore, ReadAllOptions, ReadModelStore, ReadStreamOptions } from "../src/index.js";
 import { CliUsageError } from "./errors.js";
 import type { CliIo } from "./io.js";
 import { checkInput, dynamoDbClient, type StoreValues, withPostgres, withSqlite } from "./stores.js";
@@ -37,7 +37,7 @@ export function withProjectionStores<T>(
   }
   return withSqlite(command, values, io, false, (sqlite, driver) =>
     work({
-      eventStore: sqlite.createSqliteEventStore({ driver, tablePrefix: values.prefix }),
+      eventStore: turnsTheLoop(sqlite.createSqliteEventStore({ driver, tablePrefix: values.prefix })),
       readModels: new sqlite.SqliteReadModelStore({ driver, tablePrefix: values.prefix }),
     }),
   );
@@ -60,4 +60,25 @@ async function withDynamoDb<T>(
     eventStore: new dynamodb.DynamoDbEventStore({ client, ...layout }),
     readModels: new dynamodb.DynamoDbReadModelStore({ client, ...layout }),
   });
+}
+
+/**
+ * bun:sqlite and node:sqlite answer synchronously, so a rebuild or replay over SQLite never leaves the
+ * microtask queue, and Node runs the SIGINT and SIGTERM handlers (which fire the run's AbortSignal) only
+ * from the event loop: Ctrl-C waited for the run's end. Each read of the feed or a stream (one a batch)
+ * first lets the loop turn once.
+ */
+function turnsTheLoop(store: EventStore): EventStore {
+  const readAll = store.readAll.bind(store);
+  const readStream = store.readStream.bind(store);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  store.readAll = async function* <E extends EventEnvelope>(options?: ReadAllOptions) {
+    await turn();
+    yield* readAll<E>(options);
+  };
+  store.readStream = async function* <E extends EventEnvelope>(streamId: string, options?: ReadStreamOptions) {
+    await turn();
+    yield* readStream<E>(streamId, options);
+  };
+  return store;
 }

@@ -82,6 +82,34 @@ function interruptOnProgress(
   });
 }
 
+/**
+ * Runs the binary with a handler that never yields to the event loop (bun:sqlite and node:sqlite answer
+ * synchronously), sends `signal` once progress shows, and only then lets the handler go on: the signal is
+ * pending while the run continues, and must stop it rather than wait for the run's end.
+ */
+function interruptSynchronousRun(args: readonly string[], signal: NodeJS.Signals) {
+  const release = join(dir, `release-${signal}-${args[0]}`);
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd: dir,
+      env: env({ CART_PROJECTION_WAIT_FILE: release }),
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk) => {
+      stdout += String(chunk);
+    });
+    child.stderr.on("data", (chunk) => {
+      const first = stderr === "";
+      stderr += String(chunk);
+      if (!first) return;
+      child.kill(signal);
+      writeFileSync(release, "");
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** What a projection run from scratch over the same feed writes: the reference a rebuild must equal. */
 async function freshProjection(store: EventStore) {
   const readModels = new InMemoryReadModelStore();
@@ -417,5 +445,24 @@ describe("eventflows rebuild / replay on SQLite", () => {
     } finally {
       check.close();
     }
+  }, 30_000);
+
+  // A rebuild over SQLite ran to its end through Ctrl-C and SIGTERM (exit 0): its reads and writes never
+  // left the microtask queue, so the signal handlers ran only once it was done.
+  test("Ctrl-C and SIGTERM stop a rebuild and a replay over SQLite whose handler never waits on I/O", async () => {
+    const file = "events-sync.db";
+    expect(eventflows(["migrate", "sqlite", "--file", file]).code).toBe(0);
+    const db = new Database(join(dir, file));
+    await appendHistory(createSqliteEventStore({ driver: bunSqliteDriver(db) }), 20);
+    db.close();
+    const store = ["--store", "sqlite", "--file", file, "--batch-size", "10"];
+    const rebuilt = await interruptSynchronousRun(["rebuild", module, ...store], "SIGINT");
+    expect({ code: rebuilt.code, stdout: rebuilt.stdout }).toEqual({ code: 130, stdout: "" });
+    expect(rebuilt.stderr).toMatch(/interrupted at position \d+; the shadow is kept/);
+    const replayed = await interruptSynchronousRun(["replay", module, ...store, "--apply"], "SIGTERM");
+    expect({ code: replayed.code, stdout: replayed.stdout }).toEqual({ code: 143, stdout: "" });
+    expect(replayed.stderr).toMatch(
+      /replay interrupted at position \d+ \(what was written stays\): continue with --after \d+\n$/,
+    );
   }, 30_000);
 });

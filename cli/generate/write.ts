@@ -39,7 +39,7 @@ export function writeTemplates(
   const planned = templates.map((template) => {
     const absolute = resolve(cwd, dir, template.file);
     const path = relative(cwd, absolute).split("\\").join("/");
-    const current = existsSync(absolute) ? fileStep(path, () => readFileSync(absolute, "utf8")) : undefined;
+    const current = existsSync(absolute) ? fileStep(path, () => readRegularFile(absolute)) : undefined;
     const status: FileStatus =
       current === undefined ? "created" : current === template.content ? "unchanged" : "overwritten";
     return {
@@ -116,6 +116,19 @@ function assertWritable(absolute: string): void {
   accessSync(dir, constants.W_OK);
 }
 
+/**
+ * The text of the file at `absolute`, which must be a regular file (or a directory, for readFileSync's EISDIR):
+ * a FIFO would block the read for ever, /dev/zero never end, /dev/null read as an edited file and swallow
+ * what --force wrote.
+ */
+function readRegularFile(absolute: string): string {
+  const stats = statSync(absolute);
+  if (!stats.isFile() && !stats.isDirectory()) {
+    throw Object.assign(new Error(`not a regular file: ${absolute}`), { code: "ENOTREG" });
+  }
+  return readFileSync(absolute, "utf8");
+}
+
 function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
   try {
     return lstatSync(path);
@@ -146,6 +159,7 @@ const REASONS: Readonly<Record<string, string>> = {
   ENOTDIR: "a part of its directory is a file",
   EISDIR: "it is a directory",
   EDANGLING: "it is a symbolic link to nothing",
+  ENOTREG: "it is not a regular file (a device, a pipe or a socket)",
   EACCES: "permission denied",
   EPERM: "permission denied",
   EROFS: "the file system is read-only",
