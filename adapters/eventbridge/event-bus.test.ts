@@ -129,6 +129,22 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     }
   });
 
+  test("a telemetry option that is no boolean is a ValidationError naming it, as every bus refuses it", () => {
+    // docs/adapters/eventbridge.md: telemetry is "taken as every bus takes it"; InMemoryEventBus refuses these.
+    for (const telemetry of [5, "no", null, {}]) {
+      const error = (() => {
+        try {
+          return bus({ telemetry } as never);
+        } catch (thrown) {
+          return thrown;
+        }
+      })();
+      expect(isValidationError(error)).toBe(true);
+      expect((error as ValidationError).issues.map((issue) => issue.path.join("."))).toEqual(["telemetry"]);
+    }
+    expect(() => bus({ telemetry: false })).not.toThrow();
+  });
+
   test("entries at PutEventsRequestEntry's limits are sent (DetailType 128, Source 256, 100 resources of 2048)", async () => {
     // The request is made (and refused by this file's fetch): no ValidationError before it.
     const error = await bus({

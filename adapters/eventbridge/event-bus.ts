@@ -244,6 +244,8 @@ export class EventBridgeEventBus implements EventPublisher {
         "a set of error codes",
       ],
       ["onError", isOneOf(options.onError, "function"), "a function"],
+      // Unused here, but refused as every bus refuses it (the page says it is taken as they take it).
+      ["telemetry", isOneOf(options.telemetry, "boolean"), "a boolean"],
     ];
     for (const [name, ok, what] of kinds) if (!ok) issues.push({ path: [name], message: `${name} must be ${what}` });
     if (issues.length > 0) throw new ValidationError("Invalid EventBridge bus options", issues);
@@ -430,8 +432,8 @@ function entryRetryPolicy(given: EntryRetryOptions | null | undefined): RetryPol
   }
 }
 
-function isOneOf(value: unknown, ...kinds: ("string" | "function")[]): boolean {
-  return value === undefined || kinds.includes(typeof value as "string" | "function");
+function isOneOf(value: unknown, ...kinds: ("string" | "function" | "boolean")[]): boolean {
+  return value === undefined || kinds.includes(typeof value as "string" | "function" | "boolean");
 }
 
 /**
