@@ -202,9 +202,6 @@ export function startSubscription(
             countConsumed("subscription", event, { error });
             onError(error, event);
             failed = true;
-            // Wake-ups until now are not a reason to retry at once (a handler that appends, then throws,
-            // would spin); one after this is, even before the wait below begins.
-            dirty = false;
             break;
           }
           position = stored.globalPosition ?? position;
@@ -214,11 +211,11 @@ export function startSubscription(
       } catch (error) {
         onError(error, undefined);
         failed = true;
-        dirty = false;
       }
       recordSubscriptionLag(name, last, !failed && handled < batchSize);
       if (committed <= position) committed = 0; // reached (or none told of)
       if (failed) {
+        dirty = false;
         await pause(retryDelayMs);
       } else if (handled < batchSize && committed > 0 && source.getLastGlobalPosition !== undefined) {
         // Woken for an event the read did not reach: a transaction in flight elsewhere hides it. Read
