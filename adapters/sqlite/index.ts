@@ -1,5 +1,5 @@
 /**
- * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model and saga stores on SQLite, over a small
+ * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model, saga and idempotency stores on SQLite, over a small
  * driver port with drivers for bun:sqlite, node:sqlite (or better-sqlite3), Cloudflare D1 and
  * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers,
  * pushing new events to live subscribers over hibernatable WebSockets.
@@ -47,6 +47,7 @@ export {
   type HandleEventStoreRequestOptions,
   handleEventStoreRequest,
 } from "./event-store-object.js";
+export { SqliteIdempotencyStore, type SqliteIdempotencyStoreOptions } from "./idempotency-store.js";
 export {
   type DurableObjectStateLike,
   type HibernatableWebSocketLike,

@@ -170,6 +170,26 @@ WHERE ${n.streamDeletions}.stream_id = e.stream_id`,
       `CREATE INDEX "${n.prefix}saga_failures_saga" ON ${n.sagaFailures} (saga, seq)`,
     ],
   },
+  {
+    version: 9,
+    name: "idempotency-keys",
+    // SqliteIdempotencyStore's records: one row per key, a claim until status is set, the replayed response
+    // after. expires_at: ms since the epoch by the store's clock; rows past it count as absent until purged.
+    // Keys compare as BINARY text (SQLite's default): "Key-a" and "key-A" are two keys, as clients mean them.
+    statements: (n) => [
+      `CREATE TABLE ${n.idempotencyKeys} (
+  key TEXT NOT NULL PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  token TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  status INTEGER,
+  body TEXT,
+  content_type TEXT,
+  CHECK ((status IS NULL) = (body IS NULL) AND (status IS NULL) = (content_type IS NULL))
+)`,
+      `CREATE INDEX "${n.prefix}idempotency_keys_expires_at" ON ${n.idempotencyKeys} (expires_at)`,
+    ],
+  },
 ];
 
 /** The highest schema version (versions need not be contiguous). */

@@ -30,6 +30,7 @@ export interface SqliteTableNames {
   readonly sagaOutbox: string;
   readonly sagaTimeouts: string;
   readonly sagaFailures: string;
+  readonly idempotencyKeys: string;
 }
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
@@ -78,5 +79,6 @@ export function tableNames(options?: SqliteNameOptions | null, keys: readonly st
     sagaOutbox: quoted("saga_outbox"),
     sagaTimeouts: quoted("saga_timeouts"),
     sagaFailures: quoted("saga_failures"),
+    idempotencyKeys: quoted("idempotency_keys"),
   };
 }

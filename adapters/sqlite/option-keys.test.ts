@@ -14,6 +14,7 @@ import {
   nodeSqliteDriver,
   SqliteCheckpointStore,
   SqliteEventStore,
+  SqliteIdempotencyStore,
   SqliteReadModelStore,
   SqliteSagaStore,
   SqliteSnapshotStore,
@@ -59,6 +60,10 @@ const builders: Record<string, OptionBuilder> = {
     keys: ["maxStateBytes", "tablePrefix", "driver"],
     build: (extra) => new SqliteSagaStore({ driver, ...extra }),
   },
+  SqliteIdempotencyStore: {
+    keys: ["ttlMs", "inProgressTtlMs", "now", "tablePrefix", "driver"],
+    build: (extra) => new SqliteIdempotencyStore({ driver, ...extra }),
+  },
   bunSqliteDriver: { keys: ["wal", "busyTimeoutMs"], build: (extra) => bunSqliteDriver(db, { ...extra }) },
   nodeSqliteDriver: {
     keys: ["wal", "busyTimeoutMs"],
@@ -101,6 +106,8 @@ describe("the SQLite adapter's option objects refuse keys they do not take", () 
       [() => bunSqliteDriver(db, { busyTimeout: 100 } as never), ["busyTimeout"]],
       [() => d1Driver(d1, { maxBatchStatement: 50 } as never), ["maxBatchStatement"]],
       [() => new SqliteSnapshotStore({ driver, keeplast: 1 } as never), ["keeplast"]],
+      // A crashed claim would have blocked its key for the default minute.
+      [() => new SqliteIdempotencyStore({ driver, inProgressTtl: 5000 } as never), ["inProgressTtl"]],
       [() => new LiveSubscribers(ctx, served, { maxSubscriber: 5 } as never), ["maxSubscriber"]],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);

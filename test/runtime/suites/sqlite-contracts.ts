@@ -8,6 +8,7 @@ import {
   SqliteCheckpointStore,
   type SqliteDriver,
   SqliteEventStore,
+  SqliteIdempotencyStore,
   SqliteReadModelStore,
   SqliteSagaStore,
   SqliteSnapshotStore,
@@ -22,13 +23,22 @@ import {
   collect,
   eventEvolutionContract,
   eventStoreContract,
+  idempotencyStoreContract,
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
   streamDeletionContract,
 } from "../../../src/testing/index.js";
 
-export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion" | "saga" | "evolution";
+export type SqliteContract =
+  | "event"
+  | "snapshot"
+  | "checkpoint"
+  | "projection"
+  | "deletion"
+  | "saga"
+  | "evolution"
+  | "idempotency";
 
 /** Every kind, for a backend that runs them all (node:sqlite, D1, a Durable Object's storage). */
 export const SQLITE_KINDS: readonly SqliteContract[] = [
@@ -39,6 +49,7 @@ export const SQLITE_KINDS: readonly SqliteContract[] = [
   "deletion",
   "saga",
   "evolution",
+  "idempotency",
 ];
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
@@ -49,6 +60,7 @@ export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   deletion: "streamDeletionContract",
   saga: "sagaStoreContract",
   evolution: "eventEvolutionContract",
+  idempotency: "idempotencyStoreContract",
 };
 
 /** How a runtime suite of `kind` is named after its backend: "event store", "event evolution". */
@@ -94,6 +106,13 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     return eventEvolutionContract({
       name: `SqliteEventStore evolution contract (${label})`,
       create: (options) => new SqliteEventStore({ ...options, driver }),
+    });
+  }
+  if (kind === "idempotency") {
+    // A claim is one batch on every driver (D1's too), its read in the same transaction as its insert.
+    return idempotencyStoreContract({
+      name: `SqliteIdempotencyStore contract (${label})`,
+      create: (settings) => new SqliteIdempotencyStore({ ...settings, driver }),
     });
   }
   if (kind === "checkpoint") {
