@@ -1,5 +1,5 @@
 /**
- * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model, saga and idempotency stores on SQLite, over a small
+ * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model, saga, idempotency and subject key stores on SQLite, over a small
  * driver port with drivers for bun:sqlite, node:sqlite (or better-sqlite3), Cloudflare D1 and
  * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers,
  * pushing new events to live subscribers over hibernatable WebSockets.
@@ -86,4 +86,5 @@ export {
   type SqliteSnapshotStoreOptions,
 } from "./snapshot-store.js";
 export { type SqliteStoreStats, sqliteStoreStats } from "./stats.js";
+export { SqliteSubjectKeyStore, type SqliteSubjectKeyStoreOptions } from "./subject-key-store.js";
 export { DEFAULT_BUSY_TIMEOUT_MS, type FileDefaultsOptions } from "./sync-driver.js";

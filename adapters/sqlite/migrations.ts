@@ -190,6 +190,22 @@ WHERE ${n.streamDeletions}.stream_id = e.stream_id`,
       `CREATE INDEX "${n.prefix}idempotency_keys_expires_at" ON ${n.idempotencyKeys} (expires_at)`,
     ],
   },
+  {
+    version: 10,
+    name: "subject-keys",
+    // SqliteSubjectKeyStore's keys: one row per data subject, its AES-256 key AES-GCM-encrypted under the
+    // application's master key (IV first); an erasure leaves the row with no key and its time, a tombstone
+    // that keeps the subject from ever getting a key again. Times are ISO 8601 text.
+    statements: (n) => [
+      `CREATE TABLE ${n.subjectKeys} (
+  subject_id TEXT NOT NULL PRIMARY KEY,
+  wrapped_key BLOB,
+  created_at TEXT NOT NULL,
+  erased_at TEXT,
+  CHECK ((wrapped_key IS NULL) = (erased_at IS NOT NULL))
+)`,
+    ],
+  },
 ];
 
 /** The highest schema version (versions need not be contiguous). */

@@ -31,6 +31,7 @@ export interface SqliteTableNames {
   readonly sagaTimeouts: string;
   readonly sagaFailures: string;
   readonly idempotencyKeys: string;
+  readonly subjectKeys: string;
 }
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
@@ -80,5 +81,6 @@ export function tableNames(options?: SqliteNameOptions | null, keys: readonly st
     sagaTimeouts: quoted("saga_timeouts"),
     sagaFailures: quoted("saga_failures"),
     idempotencyKeys: quoted("idempotency_keys"),
+    subjectKeys: quoted("subject_keys"),
   };
 }

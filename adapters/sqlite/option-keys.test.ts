@@ -18,6 +18,7 @@ import {
   SqliteReadModelStore,
   SqliteSagaStore,
   SqliteSnapshotStore,
+  SqliteSubjectKeyStore,
   sqliteAppliedMigrations,
   sqliteSchemaVersion,
   sqliteStoreStats,
@@ -34,6 +35,7 @@ const driver = bunSqliteDriver(db);
 await migrateSqlite(driver);
 const d1 = { prepare: () => undefined, batch: () => undefined } as never;
 const served = new SqliteEventStore({ driver });
+const masterKey = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
 const ctx = { acceptWebSocket: () => undefined, getWebSockets: () => [] };
 const EVENT_STORE = ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "personalData", "telemetry"];
 const SNAPSHOT = ["serializer", "legacySerializers", "compression", "keepLast", "maxDecompressedBytes"];
@@ -63,6 +65,10 @@ const builders: Record<string, OptionBuilder> = {
   SqliteIdempotencyStore: {
     keys: ["ttlMs", "inProgressTtlMs", "now", "tablePrefix", "driver"],
     build: (extra) => new SqliteIdempotencyStore({ driver, ...extra }),
+  },
+  SqliteSubjectKeyStore: {
+    keys: ["cacheSize", "cacheTtlMs", "now", "tablePrefix", "driver", "masterKey"],
+    build: (extra) => new SqliteSubjectKeyStore({ driver, masterKey, ...extra }),
   },
   bunSqliteDriver: { keys: ["wal", "busyTimeoutMs"], build: (extra) => bunSqliteDriver(db, { ...extra }) },
   nodeSqliteDriver: {
@@ -108,6 +114,8 @@ describe("the SQLite adapter's option objects refuse keys they do not take", () 
       [() => new SqliteSnapshotStore({ driver, keeplast: 1 } as never), ["keeplast"]],
       // A crashed claim would have blocked its key for the default minute.
       [() => new SqliteIdempotencyStore({ driver, inProgressTtl: 5000 } as never), ["inProgressTtl"]],
+      // Erased keys would have stayed cached for the default minute.
+      [() => new SqliteSubjectKeyStore({ driver, masterKey, cacheTtl: 1000 } as never), ["cacheTtl"]],
       [() => new LiveSubscribers(ctx, served, { maxSubscriber: 5 } as never), ["maxSubscriber"]],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);

@@ -12,8 +12,9 @@ import {
   SqliteReadModelStore,
   SqliteSagaStore,
   SqliteSnapshotStore,
+  SqliteSubjectKeyStore,
 } from "../../../adapters/sqlite/index.js";
-import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid } from "../../../src/index.js";
+import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid, type WebCryptoKey } from "../../../src/index.js";
 import {
   assert,
   assertEqual,
@@ -28,6 +29,7 @@ import {
   sagaStoreContract,
   snapshotStoreContract,
   streamDeletionContract,
+  subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 
 export type SqliteContract =
@@ -38,7 +40,8 @@ export type SqliteContract =
   | "deletion"
   | "saga"
   | "evolution"
-  | "idempotency";
+  | "idempotency"
+  | "subject-key";
 
 /** Every kind, for a backend that runs them all (node:sqlite, D1, a Durable Object's storage). */
 export const SQLITE_KINDS: readonly SqliteContract[] = [
@@ -50,6 +53,7 @@ export const SQLITE_KINDS: readonly SqliteContract[] = [
   "saga",
   "evolution",
   "idempotency",
+  "subject-key",
 ];
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
@@ -61,6 +65,7 @@ export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   saga: "sagaStoreContract",
   evolution: "eventEvolutionContract",
   idempotency: "idempotencyStoreContract",
+  "subject-key": "subjectKeyStoreContract",
 };
 
 /** How a runtime suite of `kind` is named after its backend: "event store", "event evolution". */
@@ -113,6 +118,17 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     return idempotencyStoreContract({
       name: `SqliteIdempotencyStore contract (${label})`,
       create: (settings) => new SqliteIdempotencyStore({ ...settings, driver }),
+    });
+  }
+  if (kind === "subject-key") {
+    // One master key for the suite's stores: each is another process over the same keys.
+    const masterKey = crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+      "encrypt",
+      "decrypt",
+    ]) as Promise<WebCryptoKey>;
+    return subjectKeyStoreContract({
+      name: `SqliteSubjectKeyStore contract (${label})`,
+      create: async (settings) => new SqliteSubjectKeyStore({ ...settings, driver, masterKey: await masterKey }),
     });
   }
   if (kind === "checkpoint") {
