@@ -206,6 +206,19 @@ WHERE ${n.streamDeletions}.stream_id = e.stream_id`,
 )`,
     ],
   },
+  {
+    version: 11,
+    name: "dedup",
+    // SqliteDedupStore's handled event ids. expires_at: ms since the epoch by the store's clock; rows
+    // past it count as absent until purged.
+    statements: (n) => [
+      `CREATE TABLE ${n.dedup} (
+  id TEXT NOT NULL PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+)`,
+      `CREATE INDEX "${n.prefix}dedup_expires_at" ON ${n.dedup} (expires_at)`,
+    ],
+  },
 ];
 
 /** The highest schema version (versions need not be contiguous). */

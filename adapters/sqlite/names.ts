@@ -32,6 +32,7 @@ export interface SqliteTableNames {
   readonly sagaFailures: string;
   readonly idempotencyKeys: string;
   readonly subjectKeys: string;
+  readonly dedup: string;
 }
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
@@ -82,5 +83,6 @@ export function tableNames(options?: SqliteNameOptions | null, keys: readonly st
     sagaFailures: quoted("saga_failures"),
     idempotencyKeys: quoted("idempotency_keys"),
     subjectKeys: quoted("subject_keys"),
+    dedup: quoted("dedup"),
   };
 }

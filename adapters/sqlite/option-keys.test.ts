@@ -13,6 +13,7 @@ import {
   migrateSqlite,
   nodeSqliteDriver,
   SqliteCheckpointStore,
+  SqliteDedupStore,
   SqliteEventStore,
   SqliteIdempotencyStore,
   SqliteReadModelStore,
@@ -61,6 +62,10 @@ const builders: Record<string, OptionBuilder> = {
   SqliteSagaStore: {
     keys: ["maxStateBytes", "tablePrefix", "driver"],
     build: (extra) => new SqliteSagaStore({ driver, ...extra }),
+  },
+  SqliteDedupStore: {
+    keys: ["ttlMs", "now", "tablePrefix", "driver"],
+    build: (extra) => new SqliteDedupStore({ driver, ...extra }),
   },
   SqliteIdempotencyStore: {
     keys: ["ttlMs", "inProgressTtlMs", "now", "tablePrefix", "driver"],
@@ -114,6 +119,8 @@ describe("the SQLite adapter's option objects refuse keys they do not take", () 
       [() => new SqliteSnapshotStore({ driver, keeplast: 1 } as never), ["keeplast"]],
       // A crashed claim would have blocked its key for the default minute.
       [() => new SqliteIdempotencyStore({ driver, inProgressTtl: 5000 } as never), ["inProgressTtl"]],
+      // Handled ids would have been kept the default 14 days.
+      [() => new SqliteDedupStore({ driver, ttlMS: 1000 } as never), ["ttlMS"]],
       // Erased keys would have stayed cached for the default minute.
       [() => new SqliteSubjectKeyStore({ driver, masterKey, cacheTtl: 1000 } as never), ["cacheTtl"]],
       [() => new LiveSubscribers(ctx, served, { maxSubscriber: 5 } as never), ["maxSubscriber"]],

@@ -6,6 +6,7 @@
  */
 import {
   SqliteCheckpointStore,
+  SqliteDedupStore,
   type SqliteDriver,
   SqliteEventStore,
   SqliteIdempotencyStore,
@@ -22,6 +23,7 @@ import {
   type ContractSuite,
   checkpointStoreContract,
   collect,
+  dedupStoreContract,
   eventEvolutionContract,
   eventStoreContract,
   idempotencyStoreContract,
@@ -41,7 +43,8 @@ export type SqliteContract =
   | "saga"
   | "evolution"
   | "idempotency"
-  | "subject-key";
+  | "subject-key"
+  | "dedup";
 
 /** Every kind, for a backend that runs them all (node:sqlite, D1, a Durable Object's storage). */
 export const SQLITE_KINDS: readonly SqliteContract[] = [
@@ -54,6 +57,7 @@ export const SQLITE_KINDS: readonly SqliteContract[] = [
   "evolution",
   "idempotency",
   "subject-key",
+  "dedup",
 ];
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
@@ -66,6 +70,7 @@ export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   evolution: "eventEvolutionContract",
   idempotency: "idempotencyStoreContract",
   "subject-key": "subjectKeyStoreContract",
+  dedup: "dedupStoreContract",
 };
 
 /** How a runtime suite of `kind` is named after its backend: "event store", "event evolution". */
@@ -129,6 +134,12 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     return subjectKeyStoreContract({
       name: `SqliteSubjectKeyStore contract (${label})`,
       create: async (settings) => new SqliteSubjectKeyStore({ ...settings, driver, masterKey: await masterKey }),
+    });
+  }
+  if (kind === "dedup") {
+    return dedupStoreContract({
+      name: `SqliteDedupStore contract (${label})`,
+      create: (settings) => new SqliteDedupStore({ ...settings, driver }),
     });
   }
   if (kind === "checkpoint") {
