@@ -72,7 +72,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
 ON CONFLICT (key) DO UPDATE SET fingerprint = excluded.fingerprint, token = excluded.token,
   expires_at = excluded.expires_at, status = NULL, body = NULL, content_type = NULL
 WHERE expires_at <= ? RETURNING 1 AS claimed`,
-      read: `SELECT fingerprint, token, status, body, content_type FROM ${table} WHERE key = ? AND expires_at > ?`,
+      read: `SELECT fingerprint, status, body, content_type, expires_at FROM ${table} WHERE key = ? AND expires_at > ?`,
       // Over the claim's own row, an expired row, or none (purged): never over the live claim or
       // response of a request that took the key over after this claim expired.
       complete: `INSERT INTO ${table} (key, fingerprint, token, expires_at, status, body, content_type)
@@ -103,7 +103,7 @@ WHERE (token = excluded.token AND fingerprint = excluded.fingerprint) OR expires
     if ((claimed?.length ?? 0) > 0) return { state: "claimed", token };
     const row = rows?.[0];
     // The insert lost to a live row, which the read in the same transaction sees.
-    if (row === undefined) throw corrupt("its expiry is no time");
+    if (row === undefined) throw corrupt("its expiry is not a time");
     return storedClaim(row);
   }
 
@@ -167,6 +167,8 @@ WHERE (token = excluded.token AND fingerprint = excluded.fingerprint) OR expires
  */
 function storedClaim(row: SqliteRow): IdempotencyClaim {
   const { fingerprint, status, body, content_type: contentType } = row;
+  // Text sorts above every number in SQL: such a row never expires, and would hold its key for good.
+  if (!Number.isSafeInteger(storedInteger(row.expires_at))) throw corrupt("its expiry is not a time");
   if (typeof fingerprint !== "string") throw corrupt("its fingerprint is not text");
   if (status === null) return { state: "in-progress", fingerprint };
   const code = storedInteger(status);
