@@ -113,7 +113,8 @@ export interface HealthOptions<X = unknown> {
  */
 export interface IdempotencyOptions {
   /**
-   * Defaults to an `InMemoryIdempotencyStore`: one instance only; use a shared store in production.
+   * Defaults to an `InMemoryIdempotencyStore`: one instance only; use a shared store in production
+   * (`PostgresIdempotencyStore`, `DynamoDbIdempotencyStore`, `SqliteIdempotencyStore`).
    * With `tenancy`, a function of the caller's tenant scope gives that tenant's own store (one it made
    * once, such as `tenant.stores.idempotencyStore`), so that its keys sit where its isolation says: under
    * its key prefix on a shared DynamoDB table, in its schema, under its row-level security.

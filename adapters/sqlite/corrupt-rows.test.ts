@@ -8,6 +8,7 @@ import {
   handleEventStoreRequest,
   SqliteCheckpointStore,
   SqliteEventStore,
+  SqliteIdempotencyStore,
   SqliteSnapshotStore,
 } from "./index.js";
 
@@ -165,4 +166,39 @@ describe("SQLite rows another tool wrote", () => {
       db.close();
     }
   });
+
+  // The columns keep what another tool wrote: replayed, a status of text or a BLOB body made the
+  // dispatcher's `new Response` throw, or answered a status that is no HTTP status.
+  for (const [what, edit] of [
+    ["a status of text", "status = 'created'"],
+    ["a status that is no HTTP status", "status = 42"],
+    ["a fractional status", "status = 201.5"],
+    ["a body that is a BLOB", "body = x'7b7d'"],
+    ["a content type that is a BLOB", "content_type = x'6a'"],
+    ["a fingerprint that is a BLOB", "fingerprint = x'6670'"],
+    // Compared in SQL, text sorts above every number: the record never expired and blocked its key for good.
+    ["an expiry of text", "expires_at = 'later'"],
+  ] as const) {
+    test(`an idempotency record with ${what} is a ServiceError IDEMPOTENCY_CORRUPT, not a response`, async () => {
+      const db = new Database(":memory:");
+      try {
+        const driver = bunSqliteDriver(db);
+        await new SqliteEventStore({ driver }).migrate();
+        const keys = new SqliteIdempotencyStore({ driver });
+        const claim = await keys.claim("key-1", "fp");
+        if (claim.state !== "claimed") throw new Error("expected a claim");
+        await keys.complete("key-1", "fp", { status: 201, body: "{}", contentType: "application/json" }, claim.token);
+        db.run(`UPDATE eventflows_idempotency_keys SET ${edit}`);
+        const error = await keys.claim("key-1", "fp").then(
+          (answer) => answer,
+          (thrown: unknown) => thrown,
+        );
+        expect(isEventFlowsError(error)).toBe(true);
+        expect(error).toMatchObject({ code: "SERVICE_ERROR", service: "SQLite", serviceCode: "IDEMPOTENCY_CORRUPT" });
+        expect(String((error as Error).message)).not.toMatch(/key-1|SELECT|idempotency_keys/);
+      } finally {
+        db.close();
+      }
+    });
+  }
 });

@@ -61,7 +61,7 @@ describe("The functions that take a driver refuse what is not one, with a Valida
     const db = new Database(":memory:");
     const driver = bunSqliteDriver(db);
     expect(await sqliteAppliedMigrations(driver)).toEqual([]);
-    expect(await migrateSqlite(driver, null)).toMatchObject({ version: 8 });
+    expect(await migrateSqlite(driver, null)).toMatchObject({ version: 11 });
     const applied = await sqliteAppliedMigrations(driver, null);
     expect(applied.map((m) => [m.version, m.name])).toEqual([
       [1, "events"],
@@ -72,10 +72,13 @@ describe("The functions that take a driver refuse what is not one, with a Valida
       [6, "stream-deletion-events"],
       [7, "soft-deletions-index"],
       [8, "sagas"],
+      [9, "idempotency-keys"],
+      [10, "subject-keys"],
+      [11, "dedup"],
     ]);
     for (const m of applied) expect(new Date(m.appliedAt).toISOString()).toBe(m.appliedAt);
-    expect(await sqliteSchemaVersion(driver, null)).toBe(8);
-    expect(await sqliteStoreStats(driver, null)).toMatchObject({ schemaVersion: 8, events: 0 });
+    expect(await sqliteSchemaVersion(driver, null)).toBe(11);
+    expect(await sqliteStoreStats(driver, null)).toMatchObject({ schemaVersion: 11, events: 0 });
     expect(sqliteTableNames(null).events).toBe('"eventflows_events"');
     const ctx = { acceptWebSocket: () => {}, getWebSockets: () => [] };
     expect(new LiveSubscribers(ctx, new SqliteEventStore({ driver }), null).count).toBe(0);

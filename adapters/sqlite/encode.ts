@@ -153,6 +153,20 @@ export function storedInteger(value: unknown): number {
   return typeof value === "number" || typeof value === "bigint" ? Number(value) : Number.NaN;
 }
 
+/**
+ * A BLOB column's value as bytes of the caller's own, undefined when it is none (text or a number another
+ * tool wrote): BLOBs come back as a Uint8Array (bun:sqlite, node:sqlite), an ArrayBuffer (Durable Objects)
+ * or an array of byte numbers (D1).
+ */
+export function storedBytes(value: unknown): Uint8Array | undefined {
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
+    return Uint8Array.from(value as number[]);
+  }
+  return undefined;
+}
+
 function storedJson(text: unknown, what: string, streamId: string, version: number): unknown {
   try {
     return JSON.parse(String(text));

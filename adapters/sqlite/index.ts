@@ -1,5 +1,5 @@
 /**
- * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model and saga stores on SQLite, over a small
+ * @module @eventflows/core/sqlite: the event, snapshot, checkpoint, read-model, saga, dedup, idempotency and subject key stores on SQLite, over a small
  * driver port with drivers for bun:sqlite, node:sqlite (or better-sqlite3), Cloudflare D1 and
  * Durable Object storage; versioned migrations; an event store a Durable Object serves to Workers,
  * pushing new events to live subscribers over hibernatable WebSockets.
@@ -22,6 +22,7 @@ export {
   type D1TenantDatabasesOptions,
   d1TenantDatabases,
 } from "./d1-tenants.js";
+export { SqliteDedupStore, type SqliteDedupStoreOptions } from "./dedup-store.js";
 export type {
   SqliteDriver,
   SqliteRow,
@@ -47,6 +48,7 @@ export {
   type HandleEventStoreRequestOptions,
   handleEventStoreRequest,
 } from "./event-store-object.js";
+export { SqliteIdempotencyStore, type SqliteIdempotencyStoreOptions } from "./idempotency-store.js";
 export {
   type DurableObjectStateLike,
   type HibernatableWebSocketLike,
@@ -85,4 +87,5 @@ export {
   type SqliteSnapshotStoreOptions,
 } from "./snapshot-store.js";
 export { type SqliteStoreStats, sqliteStoreStats } from "./stats.js";
+export { SqliteSubjectKeyStore, type SqliteSubjectKeyStoreOptions } from "./subject-key-store.js";
 export { DEFAULT_BUSY_TIMEOUT_MS, type FileDefaultsOptions } from "./sync-driver.js";

@@ -170,6 +170,55 @@ WHERE ${n.streamDeletions}.stream_id = e.stream_id`,
       `CREATE INDEX "${n.prefix}saga_failures_saga" ON ${n.sagaFailures} (saga, seq)`,
     ],
   },
+  {
+    version: 9,
+    name: "idempotency-keys",
+    // SqliteIdempotencyStore's records: one row per key, a claim until status is set, the replayed response
+    // after. expires_at: ms since the epoch by the store's clock; rows past it count as absent until purged.
+    // Keys compare as BINARY text (SQLite's default): "Key-a" and "key-A" are two keys, as clients mean them.
+    statements: (n) => [
+      `CREATE TABLE ${n.idempotencyKeys} (
+  key TEXT NOT NULL PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  token TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  status INTEGER,
+  body TEXT,
+  content_type TEXT,
+  CHECK ((status IS NULL) = (body IS NULL) AND (status IS NULL) = (content_type IS NULL))
+)`,
+      `CREATE INDEX "${n.prefix}idempotency_keys_expires_at" ON ${n.idempotencyKeys} (expires_at)`,
+    ],
+  },
+  {
+    version: 10,
+    name: "subject-keys",
+    // SqliteSubjectKeyStore's keys: one row per data subject, its AES-256 key AES-GCM-encrypted under the
+    // application's master key (IV first); an erasure leaves the row with no key and its time, a tombstone
+    // that keeps the subject from ever getting a key again. Times are ISO 8601 text.
+    statements: (n) => [
+      `CREATE TABLE ${n.subjectKeys} (
+  subject_id TEXT NOT NULL PRIMARY KEY,
+  wrapped_key BLOB,
+  created_at TEXT NOT NULL,
+  erased_at TEXT,
+  CHECK ((wrapped_key IS NULL) = (erased_at IS NOT NULL))
+)`,
+    ],
+  },
+  {
+    version: 11,
+    name: "dedup",
+    // SqliteDedupStore's handled event ids. expires_at: ms since the epoch by the store's clock; rows
+    // past it count as absent until purged.
+    statements: (n) => [
+      `CREATE TABLE ${n.dedup} (
+  id TEXT NOT NULL PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+)`,
+      `CREATE INDEX "${n.prefix}dedup_expires_at" ON ${n.dedup} (expires_at)`,
+    ],
+  },
 ];
 
 /** The highest schema version (versions need not be contiguous). */

@@ -30,6 +30,9 @@ export interface SqliteTableNames {
   readonly sagaOutbox: string;
   readonly sagaTimeouts: string;
   readonly sagaFailures: string;
+  readonly idempotencyKeys: string;
+  readonly subjectKeys: string;
+  readonly dedup: string;
 }
 
 const PREFIX = /^[a-z_][a-z0-9_]{0,29}$/;
@@ -78,5 +81,8 @@ export function tableNames(options?: SqliteNameOptions | null, keys: readonly st
     sagaOutbox: quoted("saga_outbox"),
     sagaTimeouts: quoted("saga_timeouts"),
     sagaFailures: quoted("saga_failures"),
+    idempotencyKeys: quoted("idempotency_keys"),
+    subjectKeys: quoted("subject_keys"),
+    dedup: quoted("dedup"),
   };
 }

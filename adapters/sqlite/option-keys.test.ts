@@ -13,10 +13,13 @@ import {
   migrateSqlite,
   nodeSqliteDriver,
   SqliteCheckpointStore,
+  SqliteDedupStore,
   SqliteEventStore,
+  SqliteIdempotencyStore,
   SqliteReadModelStore,
   SqliteSagaStore,
   SqliteSnapshotStore,
+  SqliteSubjectKeyStore,
   sqliteAppliedMigrations,
   sqliteSchemaVersion,
   sqliteStoreStats,
@@ -33,6 +36,7 @@ const driver = bunSqliteDriver(db);
 await migrateSqlite(driver);
 const d1 = { prepare: () => undefined, batch: () => undefined } as never;
 const served = new SqliteEventStore({ driver });
+const masterKey = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
 const ctx = { acceptWebSocket: () => undefined, getWebSockets: () => [] };
 const EVENT_STORE = ["bus", "onPublishError", "maxJsonDepth", "eventRegistry", "personalData", "telemetry"];
 const SNAPSHOT = ["serializer", "legacySerializers", "compression", "keepLast", "maxDecompressedBytes"];
@@ -58,6 +62,18 @@ const builders: Record<string, OptionBuilder> = {
   SqliteSagaStore: {
     keys: ["maxStateBytes", "tablePrefix", "driver"],
     build: (extra) => new SqliteSagaStore({ driver, ...extra }),
+  },
+  SqliteDedupStore: {
+    keys: ["ttlMs", "now", "tablePrefix", "driver"],
+    build: (extra) => new SqliteDedupStore({ driver, ...extra }),
+  },
+  SqliteIdempotencyStore: {
+    keys: ["ttlMs", "inProgressTtlMs", "now", "tablePrefix", "driver"],
+    build: (extra) => new SqliteIdempotencyStore({ driver, ...extra }),
+  },
+  SqliteSubjectKeyStore: {
+    keys: ["cacheSize", "cacheTtlMs", "now", "tablePrefix", "driver", "masterKey"],
+    build: (extra) => new SqliteSubjectKeyStore({ driver, masterKey, ...extra }),
   },
   bunSqliteDriver: { keys: ["wal", "busyTimeoutMs"], build: (extra) => bunSqliteDriver(db, { ...extra }) },
   nodeSqliteDriver: {
@@ -101,6 +117,12 @@ describe("the SQLite adapter's option objects refuse keys they do not take", () 
       [() => bunSqliteDriver(db, { busyTimeout: 100 } as never), ["busyTimeout"]],
       [() => d1Driver(d1, { maxBatchStatement: 50 } as never), ["maxBatchStatement"]],
       [() => new SqliteSnapshotStore({ driver, keeplast: 1 } as never), ["keeplast"]],
+      // A crashed claim would have blocked its key for the default minute.
+      [() => new SqliteIdempotencyStore({ driver, inProgressTtl: 5000 } as never), ["inProgressTtl"]],
+      // Handled ids would have been kept the default 14 days.
+      [() => new SqliteDedupStore({ driver, ttlMS: 1000 } as never), ["ttlMS"]],
+      // Erased keys would have stayed cached for the default minute.
+      [() => new SqliteSubjectKeyStore({ driver, masterKey, cacheTtl: 1000 } as never), ["cacheTtl"]],
       [() => new LiveSubscribers(ctx, served, { maxSubscriber: 5 } as never), ["maxSubscriber"]],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);

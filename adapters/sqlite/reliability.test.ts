@@ -558,16 +558,16 @@ describe("SQLite migrations", () => {
     const driver = bunSqliteDriver(db);
     const prefixed = new SqliteEventStore({ driver, tablePrefix: "m_" });
     expect(await prefixed.migrate({ to: 1 })).toEqual({ applied: [1], version: 1 });
-    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5, 6, 7, 8], version: 8 });
-    expect(await prefixed.migrate()).toEqual({ applied: [], version: 8 });
+    expect(await prefixed.migrate()).toEqual({ applied: [2, 3, 4, 5, 6, 7, 8, 9, 10, 11], version: 11 });
+    expect(await prefixed.migrate()).toEqual({ applied: [], version: 11 });
     const others = Array.from(
       { length: 4 },
       () =>
         new SqliteEventStore({ driver: bunSqliteDriver(new Database(join(dir, "migrations.db"))), tablePrefix: "n_" }),
     );
     const results = await Promise.all(others.map((s) => s.migrate()));
-    expect(results.every((r) => r.version === 8)).toBe(true);
-    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(results.every((r) => r.version === 11)).toBe(true);
+    expect(results.flatMap((r) => r.applied)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   });
 
   test("migration 6 on deletions made by schema 5: each row learns where its $stream-deleted event is, which is then read by key", async () => {
@@ -689,8 +689,8 @@ describe("SQLite migrations", () => {
         return driver.batch(statements);
       },
     };
-    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5, 6, 7, 8], version: 8 });
-    expect(await sqliteSchemaVersion(driver)).toBe(8);
+    expect(await migrateSqlite(racing)).toEqual({ applied: [4, 5, 6, 7, 8, 9, 10, 11], version: 11 });
+    expect(await sqliteSchemaVersion(driver)).toBe(11);
     // A batch that fails with nothing recorded since is no race: its error stands, after one retry.
     let batches = 0;
     const broken: SqliteDriver = {

@@ -9,7 +9,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
-import { assertStorableStreamId, storedInteger } from "./encode.js";
+import { assertStorableStreamId, storedBytes, storedInteger } from "./encode.js";
 import { guard } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 import { pingSqlite } from "./ping.js";
@@ -124,16 +124,9 @@ ON CONFLICT (stream_id, version) DO UPDATE SET schema_version = excluded.schema_
   }
 }
 
-/**
- * BLOBs come back as a Uint8Array (bun:sqlite, node:sqlite), an ArrayBuffer (Durable Objects) or
- * an array of byte numbers (D1). The caller gets a Uint8Array of its own either way.
- */
 function bytesOf(value: unknown, streamId: string, version: number): Uint8Array {
-  if (value instanceof Uint8Array) return new Uint8Array(value);
-  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
-  if (Array.isArray(value) && value.every((b) => Number.isInteger(b) && b >= 0 && b <= 255)) {
-    return Uint8Array.from(value as number[]);
-  }
+  const bytes = storedBytes(value);
+  if (bytes !== undefined) return bytes;
   throw new SnapshotCorruptError(streamId, version, "the payload column did not come back as bytes");
 }
 

@@ -4,8 +4,8 @@ import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";
 /**
  * Remembers which events a consumer has handled, so a message delivered twice (SQS delivers at
  * least once; EventBridge may too) is handled once. An event id is added only after its handlers
- * succeeded. Back it with a table shared by all consumers (DynamoDbDedupStore, PostgresDedupStore)
- * to deduplicate across Lambda instances; the in-memory one covers a single process.
+ * succeeded. Back it with a table shared by all consumers (DynamoDbDedupStore, PostgresDedupStore,
+ * SqliteDedupStore on D1) to deduplicate across Lambda instances or Worker isolates; the in-memory one covers a single process.
  *
  * `has` and `add` both refuse an id that is not 1 to {@link MAX_DEDUP_ID_LENGTH} characters, or holds a
  * lone surrogate or U+0000, with a ValidationError, so every store accepts the same ids.

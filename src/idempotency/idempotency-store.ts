@@ -1,7 +1,7 @@
 /**
  * The idempotency-key store port: what a store remembers of a key, and the input every store refuses
  * alike. The HTTP dispatcher (Hono routes, Lambda handlers) uses it for `Idempotency-Key`s; the
- * in-memory store is here, shared ones are in the PostgreSQL and DynamoDB adapters.
+ * in-memory store is here, shared ones are in the PostgreSQL, DynamoDB and SQLite adapters.
  */
 import { type Issue, ValidationError } from "../errors.js";
 import { isWellFormed, LONE_SURROGATE } from "../internal/unicode.js";

@@ -77,8 +77,8 @@ const IDEMPOTENCY_STORE_KEYS = Object.keys({
 /**
  * Keys kept in this process's memory: right for one instance and for tests. Behind a load balancer,
  * on Lambda or on Workers, where requests land on many instances, use a shared store
- * (`PostgresIdempotencyStore`, `DynamoDbIdempotencyStore`): keys remembered here are lost on restart
- * and unknown to the other instances.
+ * (`PostgresIdempotencyStore`, `DynamoDbIdempotencyStore`, `SqliteIdempotencyStore` on D1): keys
+ * remembered here are lost on restart and unknown to the other instances.
  *
  * Memory is bounded in entries and in bytes, overall and per scope (per caller), so one caller
  * cannot flush the keys of another: beyond its own bounds a caller forgets its own oldest keys first.

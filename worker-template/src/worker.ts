@@ -11,6 +11,7 @@
  *
  * Errors are problem+json (RFC 9457). Commands and queries need `Authorization: Bearer <API_TOKEN>`.
  */
+import type { IdempotencyStore } from "@eventflows/core";
 import { eventFlowsRoutes, problem, problemResponse } from "@eventflows/core/hono";
 import { type Context, Hono } from "hono";
 import { bearerToken } from "./auth.js";
@@ -58,8 +59,11 @@ type AppEnv = { Bindings: Env; Variables: { services: RequestServices } };
 
 const servicesOf = (c: Context): RequestServices => c.get("services") as RequestServices;
 
-/** The app over the store `openStore` makes for each request that needs one. */
-export function todoWorker(openStore: StoreOpener): Hono<AppEnv> {
+/**
+ * The app over the store `openStore` makes for each request that needs one. `idempotencyStore` keeps
+ * the Idempotency-Keys; without one they stay in this isolate's memory (the routes' in-memory default).
+ */
+export function todoWorker(openStore: StoreOpener, idempotencyStore?: IdempotencyStore): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
 
   app.use("*", async (c, next) => {
@@ -88,7 +92,7 @@ export function todoWorker(openStore: StoreOpener): Hono<AppEnv> {
       auth: bearerToken,
       // Every caller holds the one API token, so they are one caller: Idempotency-Keys share one key space.
       // With per-user identities, return a Principal from the auth hook instead and drop this scope.
-      idempotency: { scope: () => "api-token" },
+      idempotency: { store: idempotencyStore, scope: () => "api-token" },
       health: { store: (c) => servicesOf(c).store },
       openapi: {
         info: { title: "To-do lists (EventFlows worker template)", version: "1.0.0" },

@@ -32,7 +32,7 @@ plugin({
     });
   },
 });
-const { openD1Store } = await import("../src/stores/d1.ts");
+const { D1IdempotencyStore, openD1Store } = await import("../src/stores/d1.ts");
 
 const opened: Database[] = [];
 afterAll(() => {
@@ -69,3 +69,12 @@ for (const [name, call] of firstCalls) {
     expect(await count(store.readStream("Todo-2"))).toBe(1);
   });
 }
+
+// A keyed command claims its key before the event store is used: the first request on a fresh
+// database may be one, and its claim must find the table.
+test("an Idempotency-Key claim as the first call on a fresh D1 database migrates first, then claims", async () => {
+  const keys = new D1IdempotencyStore(freshD1());
+  const claim = await keys.claim("caller:key-1", "fp");
+  expect(claim.state).toBe("claimed");
+  expect(await keys.claim("caller:key-1", "fp")).toEqual({ state: "in-progress", fingerprint: "fp" });
+});

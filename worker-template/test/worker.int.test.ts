@@ -9,7 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Miniflare } from "miniflare";
 import { createDynamoDbClient, DynamoDbEventStore } from "../../adapters/dynamodb/index.js";
@@ -65,12 +66,16 @@ interface Worker {
   readonly logs: string[];
 }
 
-/** The entry of `deployment`, bundled, in workerd with its compatibility flags. */
+/**
+ * The entry of `deployment`, bundled, in workerd with its compatibility flags. `d1Persist`: a folder
+ * that keeps the D1 databases, which another Worker given the same folder opens again.
+ */
 async function workerFor(
   deployment: TemplateDeployment,
   bindings: Record<string, string>,
   hyperdrives: Record<string, string> = {},
   d1Databases: readonly string[] = [],
+  d1Persist?: string,
 ): Promise<Worker> {
   const logs: string[] = [];
   const miniflare = new Miniflare({
@@ -80,6 +85,7 @@ async function workerFor(
     bindings,
     hyperdrives,
     d1Databases: [...d1Databases],
+    ...(d1Persist === undefined ? {} : { d1Persist }),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {
         stream.on("data", (chunk: Buffer) => {
@@ -562,6 +568,50 @@ for (const [name, deploy] of [
     });
   });
 }
+
+describe("the worker template in workerd, D1: Idempotency-Keys outlive the Worker that stored them", () => {
+  // Before, the D1 Worker kept its keys in the isolate's memory: a retry reaching another isolate ran again.
+  test("a key replayed to a fresh Worker on the same D1 database is answered from the database; nothing is appended", async () => {
+    const persist = mkdtempSync(join(tmpdir(), "eventflows-template-d1-"));
+    const d1 = deploymentOf("d1");
+    const bindings = { ...d1.vars, API_TOKEN: TOKEN };
+    const addOnce = (worker: Worker, listId: string) =>
+      dispatch(worker, "/commands/AddTodo", {
+        method: "POST",
+        headers: { ...JSON_HEADERS, "idempotency-key": `add-${listId}` },
+        body: JSON.stringify({ listId, text: "once" }),
+      });
+    try {
+      const first = await workerFor(d1, bindings, {}, ["DB"], persist);
+      let listId: string;
+      try {
+        const created = await dispatch(first, "/commands/CreateList", {
+          method: "POST",
+          headers: JSON_HEADERS,
+          body: '{"title":"Groceries"}',
+        });
+        listId = ((await created.json()) as { listId: string }).listId;
+        expect(await (await addOnce(first, listId)).json()).toEqual({ todoId: 1, version: 2 });
+      } finally {
+        await first.miniflare.dispose();
+      }
+      const second = await workerFor(d1, bindings, {}, ["DB"], persist);
+      try {
+        const replayed = await addOnce(second, listId);
+        expect(replayed.status).toBe(200);
+        expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+        expect(await replayed.json()).toEqual({ todoId: 1, version: 2 });
+        const db = (await second.miniflare.getD1Database("DB")) as unknown as D1DatabaseLike;
+        const stored = await allEvents(new SqliteEventStore({ driver: d1Driver(db) }));
+        expect(stored.map((event) => event.type)).toEqual(["TodoListCreated", "TodoAdded"]);
+      } finally {
+        await second.miniflare.dispose();
+      }
+    } finally {
+      rmSync(persist, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("the worker template in workerd, misconfigured", () => {
   let worker: Worker;

@@ -6,13 +6,16 @@
  */
 import {
   SqliteCheckpointStore,
+  SqliteDedupStore,
   type SqliteDriver,
   SqliteEventStore,
+  SqliteIdempotencyStore,
   SqliteReadModelStore,
   SqliteSagaStore,
   SqliteSnapshotStore,
+  SqliteSubjectKeyStore,
 } from "../../../adapters/sqlite/index.js";
-import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid } from "../../../src/index.js";
+import { ErrorCode, type EventStore, InMemoryProjectionLock, ulid, type WebCryptoKey } from "../../../src/index.js";
 import {
   assert,
   assertEqual,
@@ -20,15 +23,28 @@ import {
   type ContractSuite,
   checkpointStoreContract,
   collect,
+  dedupStoreContract,
   eventEvolutionContract,
   eventStoreContract,
+  idempotencyStoreContract,
   projectionContract,
   sagaStoreContract,
   snapshotStoreContract,
   streamDeletionContract,
+  subjectKeyStoreContract,
 } from "../../../src/testing/index.js";
 
-export type SqliteContract = "event" | "snapshot" | "checkpoint" | "projection" | "deletion" | "saga" | "evolution";
+export type SqliteContract =
+  | "event"
+  | "snapshot"
+  | "checkpoint"
+  | "projection"
+  | "deletion"
+  | "saga"
+  | "evolution"
+  | "idempotency"
+  | "subject-key"
+  | "dedup";
 
 /** Every kind, for a backend that runs them all (node:sqlite, D1, a Durable Object's storage). */
 export const SQLITE_KINDS: readonly SqliteContract[] = [
@@ -39,6 +55,9 @@ export const SQLITE_KINDS: readonly SqliteContract[] = [
   "deletion",
   "saga",
   "evolution",
+  "idempotency",
+  "subject-key",
+  "dedup",
 ];
 
 export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
@@ -49,6 +68,9 @@ export const SQLITE_CONTRACTS: Readonly<Record<SqliteContract, string>> = {
   deletion: "streamDeletionContract",
   saga: "sagaStoreContract",
   evolution: "eventEvolutionContract",
+  idempotency: "idempotencyStoreContract",
+  "subject-key": "subjectKeyStoreContract",
+  dedup: "dedupStoreContract",
 };
 
 /** How a runtime suite of `kind` is named after its backend: "event store", "event evolution". */
@@ -94,6 +116,30 @@ export function sqliteContract(kind: SqliteContract, label: string, driver: Sqli
     return eventEvolutionContract({
       name: `SqliteEventStore evolution contract (${label})`,
       create: (options) => new SqliteEventStore({ ...options, driver }),
+    });
+  }
+  if (kind === "idempotency") {
+    // A claim is one batch on every driver (D1's too), its read in the same transaction as its insert.
+    return idempotencyStoreContract({
+      name: `SqliteIdempotencyStore contract (${label})`,
+      create: (settings) => new SqliteIdempotencyStore({ ...settings, driver }),
+    });
+  }
+  if (kind === "subject-key") {
+    // One master key for the suite's stores: each is another process over the same keys.
+    const masterKey = crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, [
+      "encrypt",
+      "decrypt",
+    ]) as Promise<WebCryptoKey>;
+    return subjectKeyStoreContract({
+      name: `SqliteSubjectKeyStore contract (${label})`,
+      create: async (settings) => new SqliteSubjectKeyStore({ ...settings, driver, masterKey: await masterKey }),
+    });
+  }
+  if (kind === "dedup") {
+    return dedupStoreContract({
+      name: `SqliteDedupStore contract (${label})`,
+      create: (settings) => new SqliteDedupStore({ ...settings, driver }),
     });
   }
   if (kind === "checkpoint") {

@@ -1,6 +1,22 @@
-/** The D1 store (the template's default): the tables are made by the Worker itself, on first use. */
-import type { EventPages, ExpectedVersion, PendingEvent, ReadAllOptions, ReadStreamOptions } from "@eventflows/core";
-import { type D1DatabaseLike, d1Driver, SqliteEventStore } from "@eventflows/core/sqlite";
+/**
+ * The D1 store (the template's default), and its Idempotency-Keys in the same database: the tables are
+ * made by the Worker itself, on first use.
+ */
+import type {
+  EventPages,
+  ExpectedVersion,
+  IdempotencyClaim,
+  PendingEvent,
+  ReadAllOptions,
+  ReadStreamOptions,
+} from "@eventflows/core";
+import {
+  type D1DatabaseLike,
+  d1Driver,
+  migrateSqlite,
+  SqliteEventStore,
+  SqliteIdempotencyStore,
+} from "@eventflows/core/sqlite";
 import { ConfigurationError, storeOpener } from "../config.js";
 
 /**
@@ -63,6 +79,30 @@ class D1EventStore extends SqliteEventStore {
   override async getLastGlobalPosition() {
     await this.#ready;
     return super.getLastGlobalPosition();
+  }
+}
+
+/**
+ * Idempotency-Keys in the D1 database, which every isolate shares: a retried command that lands on
+ * another isolate (or after a deployment) replays the first one's response instead of running again.
+ * Made once per isolate (see src/index.ts), so a migration is never shared between requests: a claim
+ * that finds the schema unmigrated in this isolate runs its own (concurrent runs are safe). Only a
+ * claim needs it: completing and releasing come after the claim of the same request.
+ */
+export class D1IdempotencyStore extends SqliteIdempotencyStore {
+  readonly #db: D1DatabaseLike;
+
+  constructor(db: D1DatabaseLike) {
+    super({ driver: d1Driver(db) });
+    this.#db = db;
+  }
+
+  override async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    if (!migrated.has(this.#db)) {
+      await migrateSqlite(d1Driver(this.#db));
+      migrated.add(this.#db);
+    }
+    return super.claim(key, fingerprint);
   }
 }
 

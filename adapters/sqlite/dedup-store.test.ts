@@ -1,0 +1,118 @@
+/**
+ * SqliteDedupStore on bun:sqlite: the dedup store contract through the driver with its transaction
+ * and through one without (the form D1 has), and what this store adds: purging, rows another tool
+ * wrote, typed errors, options. node:sqlite, D1 and Durable Objects run the contract in test/runtime
+ * (sqlite-node.ts, sqlite-workerd.ts).
+ */
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ErrorCode } from "../../src/index.js";
+import { dedupStoreContract, registerContract } from "../../src/testing/index.js";
+import { bunSqliteDriver, migrateSqlite, SqliteDedupStore, type SqliteDriver } from "./index.js";
+
+// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
+const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-dedup-"));
+const db = new Database(join(dir, "dedup.db"));
+const driver = bunSqliteDriver(db);
+await migrateSqlite(driver);
+afterAll(() => {
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// As D1 has it: no interactive transaction (nor write), only all and batch.
+const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
+
+registerContract(
+  dedupStoreContract({
+    name: "SqliteDedupStore contract (bun:sqlite, file, WAL)",
+    create: (settings) => new SqliteDedupStore({ ...settings, driver }),
+  }),
+  { describe, test },
+);
+registerContract(
+  dedupStoreContract({
+    name: "SqliteDedupStore contract (bun:sqlite, all and batch only, as on D1)",
+    create: (settings) => new SqliteDedupStore({ ...settings, driver: batchOnly }),
+  }),
+  { describe, test },
+);
+
+async function ownStore(now: () => number): Promise<{ own: Database; store: SqliteDedupStore }> {
+  const own = new Database(":memory:");
+  const driver = bunSqliteDriver(own);
+  await migrateSqlite(driver);
+  return { own, store: new SqliteDedupStore({ driver, now, ttlMs: 100 }) };
+}
+
+describe("SqliteDedupStore", () => {
+  test("purgeExpired deletes the expired rows only, and says how many", async () => {
+    const clock = { now: 1_000_000 };
+    const { own, store } = await ownStore(() => clock.now);
+    try {
+      await store.add("old");
+      clock.now += 50;
+      await store.add("new");
+      expect(await store.purgeExpired()).toBe(0);
+      clock.now += 50;
+      expect(await store.purgeExpired()).toBe(1);
+      expect(own.query("SELECT id FROM eventflows_dedup").all()).toEqual([{ id: "new" }]);
+    } finally {
+      own.close();
+    }
+  });
+
+  // SQLite's INTEGER column keeps what another tool wrote: compared in SQL, text sorts above every number,
+  // so such a row would have read as handled for ever, its message skipped on every delivery.
+  for (const stored of ["'soon'", "x'01'", "1.5e300"]) {
+    test(`a stored expiry of ${stored} is a ServiceError DEDUP_CORRUPT, not a handled id`, async () => {
+      const { own, store } = await ownStore(Date.now);
+      try {
+        await store.add("evt-1");
+        own.run(`UPDATE eventflows_dedup SET expires_at = ${stored}`);
+        const error = await store.has("evt-1").then(
+          (answer) => answer,
+          (thrown: unknown) => thrown,
+        );
+        expect(error).toMatchObject({ code: ErrorCode.Service, service: "SQLite", serviceCode: "DEDUP_CORRUPT" });
+        expect(String((error as Error).message)).not.toMatch(/evt-1|SELECT|dedup/);
+      } finally {
+        own.close();
+      }
+    });
+  }
+
+  test("before migrations: a ServiceError saying to migrate, with no SQL in it", async () => {
+    const empty = new Database(":memory:");
+    try {
+      const store = new SqliteDedupStore({ driver: bunSqliteDriver(empty) });
+      for (const call of [() => store.has("e"), () => store.add("e"), () => store.purgeExpired()]) {
+        const error = await call().then(
+          () => undefined,
+          (thrown: unknown) => thrown as Error & Record<string, unknown>,
+        );
+        expect(error).toMatchObject({ code: ErrorCode.Service, service: "SQLite", serviceCode: "NOT_MIGRATED" });
+        expect(error?.message).not.toMatch(/dedup|INSERT|SELECT|DELETE/);
+      }
+    } finally {
+      empty.close();
+    }
+  });
+
+  test("bad options are a ValidationError naming each", () => {
+    const paths = (options: unknown) => {
+      try {
+        new SqliteDedupStore(options as never);
+      } catch (error) {
+        return (error as { issues: { path: unknown[] }[] }).issues.map((issue) => issue.path.join("."));
+      }
+      return [];
+    };
+    expect(paths(null)).toEqual([""]);
+    expect(paths({})).toEqual(["driver"]);
+    expect(paths({ driver, ttlMs: 0, now: 3, tablePrefix: "Bad-" })).toEqual(["tablePrefix", "ttlMs", "now"]);
+  });
+});
