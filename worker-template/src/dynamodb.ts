@@ -1,5 +1,8 @@
-/** The Worker on DynamoDB: the `main` of wrangler.toml's `[env.dynamodb]`. Only the DynamoDB store is bundled. */
-import { openDynamoDbStore } from "./stores/dynamodb.js";
-import { todoWorker } from "./worker.js";
+/**
+ * The Worker on DynamoDB: the `main` of wrangler.toml's `[env.dynamodb]`. Only the DynamoDB store is
+ * bundled; Idempotency-Keys are kept in the event store's table (`DynamoDbIdempotencyStore`).
+ */
+import { dynamoDbIdempotencyStore, openDynamoDbStore } from "./stores/dynamodb.js";
+import { todoWorkerPerBindings } from "./worker.js";
 
-export default todoWorker(openDynamoDbStore);
+export default todoWorkerPerBindings(openDynamoDbStore, dynamoDbIdempotencyStore);

@@ -60,6 +60,32 @@ type AppEnv = { Bindings: Env; Variables: { services: RequestServices } };
 const servicesOf = (c: Context): RequestServices => c.get("services") as RequestServices;
 
 /**
+ * A Worker whose Idempotency-Keys live beside its events: the routes take their idempotency store
+ * when they are made, and the bindings it needs arrive with the request, so one app is made per
+ * bindings object, on its first request. workerd hands an isolate's requests the same bindings, so
+ * this is one app per isolate, as a module-level app is. `idempotencyFor` answers undefined when the
+ * bindings lack what it needs: the keys then stay in memory, and the store's opener reports the gap.
+ */
+export function todoWorkerPerBindings(
+  openStore: StoreOpener,
+  idempotencyFor: (env: Env) => IdempotencyStore | undefined,
+): { fetch: (request: Request, env: Env, ctx: ExecutionContextLike) => Response | Promise<Response> } {
+  const apps = new WeakMap<Env, Hono<AppEnv>>();
+  return {
+    fetch(request, env, ctx) {
+      let app = apps.get(env);
+      if (app === undefined) {
+        app = todoWorker(openStore, idempotencyFor(env));
+        apps.set(env, app);
+      }
+      return app.fetch(request, env, ctx);
+    },
+  };
+}
+
+type ExecutionContextLike = Parameters<Hono<AppEnv>["fetch"]>[2];
+
+/**
  * The app over the store `openStore` makes for each request that needs one. `idempotencyStore` keeps
  * the Idempotency-Keys; without one they stay in this isolate's memory (the routes' in-memory default).
  */

@@ -175,6 +175,7 @@ async function dynamoDbDeployment(): Promise<Deployment> {
   });
   if (created.status !== 0) throw new Error(`scripts/create-table.mjs failed: ${created.stderr}${created.stdout}`);
   expect(created.stdout).toContain(`${tableName}: created`);
+  expect(created.stdout).toContain(`${tableName}: TTL on over ttl`);
   const local = { region, credentials, endpoint };
   const store = new DynamoDbEventStore({ ...local, tableName });
   const of = deploymentOf("dynamodb");
@@ -569,46 +570,74 @@ for (const [name, deploy] of [
   });
 }
 
-describe("the worker template in workerd, D1: Idempotency-Keys outlive the Worker that stored them", () => {
-  // Before, the D1 Worker kept its keys in the isolate's memory: a retry reaching another isolate ran again.
-  test("a key replayed to a fresh Worker on the same D1 database is answered from the database; nothing is appended", async () => {
+/**
+ * Creates a list through one fresh Worker and adds a to-do with an Idempotency-Key, then sends the same
+ * keyed command to a second fresh Worker over the same store: it must be answered from the stored
+ * key, and the store must hold the two events only. `events` reads them, through the second Worker's store.
+ */
+async function expectReplayAcrossWorkers(
+  open: () => Promise<Worker>,
+  events: (worker: Worker) => Promise<EventEnvelope[]>,
+): Promise<void> {
+  const addOnce = (worker: Worker, listId: string) =>
+    dispatch(worker, "/commands/AddTodo", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "idempotency-key": `add-${listId}` },
+      body: JSON.stringify({ listId, text: "once" }),
+    });
+  const first = await open();
+  let listId: string;
+  try {
+    const created = await dispatch(first, "/commands/CreateList", {
+      method: "POST",
+      headers: JSON_HEADERS,
+      body: '{"title":"Groceries"}',
+    });
+    listId = ((await created.json()) as { listId: string }).listId;
+    expect(await (await addOnce(first, listId)).json()).toEqual({ todoId: 1, version: 2 });
+  } finally {
+    await first.miniflare.dispose();
+  }
+  const second = await open();
+  try {
+    const replayed = await addOnce(second, listId);
+    expect(replayed.status).toBe(200);
+    expect(replayed.headers.get("idempotent-replayed")).toBe("true");
+    expect(await replayed.json()).toEqual({ todoId: 1, version: 2 });
+    const mine = (await events(second)).filter((event) => event.streamId.endsWith(listId));
+    expect(mine.map((event) => event.type)).toEqual(["TodoListCreated", "TodoAdded"]);
+  } finally {
+    await second.miniflare.dispose();
+  }
+}
+
+describe("the worker template in workerd: Idempotency-Keys outlive the Worker that stored them", () => {
+  // Before, the Workers kept their keys in the isolate's memory: a retry reaching another isolate ran again.
+  test("D1: a key replayed to a fresh Worker on the same D1 database is answered from the database; nothing is appended", async () => {
     const persist = mkdtempSync(join(tmpdir(), "eventflows-template-d1-"));
     const d1 = deploymentOf("d1");
-    const bindings = { ...d1.vars, API_TOKEN: TOKEN };
-    const addOnce = (worker: Worker, listId: string) =>
-      dispatch(worker, "/commands/AddTodo", {
-        method: "POST",
-        headers: { ...JSON_HEADERS, "idempotency-key": `add-${listId}` },
-        body: JSON.stringify({ listId, text: "once" }),
-      });
     try {
-      const first = await workerFor(d1, bindings, {}, ["DB"], persist);
-      let listId: string;
-      try {
-        const created = await dispatch(first, "/commands/CreateList", {
-          method: "POST",
-          headers: JSON_HEADERS,
-          body: '{"title":"Groceries"}',
-        });
-        listId = ((await created.json()) as { listId: string }).listId;
-        expect(await (await addOnce(first, listId)).json()).toEqual({ todoId: 1, version: 2 });
-      } finally {
-        await first.miniflare.dispose();
-      }
-      const second = await workerFor(d1, bindings, {}, ["DB"], persist);
-      try {
-        const replayed = await addOnce(second, listId);
-        expect(replayed.status).toBe(200);
-        expect(replayed.headers.get("idempotent-replayed")).toBe("true");
-        expect(await replayed.json()).toEqual({ todoId: 1, version: 2 });
-        const db = (await second.miniflare.getD1Database("DB")) as unknown as D1DatabaseLike;
-        const stored = await allEvents(new SqliteEventStore({ driver: d1Driver(db) }));
-        expect(stored.map((event) => event.type)).toEqual(["TodoListCreated", "TodoAdded"]);
-      } finally {
-        await second.miniflare.dispose();
-      }
+      await expectReplayAcrossWorkers(
+        () => workerFor(d1, { ...d1.vars, API_TOKEN: TOKEN }, {}, ["DB"], persist),
+        async (worker) => {
+          const db = (await worker.miniflare.getD1Database("DB")) as unknown as D1DatabaseLike;
+          return allEvents(new SqliteEventStore({ driver: d1Driver(db) }));
+        },
+      );
     } finally {
       rmSync(persist, { recursive: true, force: true });
+    }
+  });
+
+  test("DynamoDB: a key replayed to a fresh Worker on the same table is answered from the table; nothing is appended", async () => {
+    const deployment = await dynamoDbDeployment();
+    try {
+      await expectReplayAcrossWorkers(
+        () => workerFor(deployment.of, deployment.bindings),
+        async (worker) => allEvents(await deployment.store(worker)),
+      );
+    } finally {
+      await deployment.dispose();
     }
   });
 });
