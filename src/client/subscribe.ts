@@ -57,8 +57,11 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
    * the client's memory without bound. Defaults to 33,554,432 (32 Mi).
    */
   readonly maxMessageLength?: number;
-  /** Defaults to `globalThis.fetch`. */
-  readonly fetch?: typeof fetch;
+  /**
+   * Defaults to `globalThis.fetch`. A plain function type, not `typeof fetch`: in Bun's types that also asks
+   * for `fetch.preconnect`, which no function of one's own (Hono's `app.request`, a test double) has.
+   */
+  readonly fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
   /** Defaults to `globalThis.WebSocket`. */
   readonly WebSocket?: typeof WebSocket;
 }
