@@ -11,8 +11,8 @@ async function until(done: () => boolean): Promise<void> {
 }
 
 /** A `fetch` that answers every request with `respond()` (no network). */
-function answering(respond: () => Response): typeof fetch {
-  return Object.assign(async () => respond(), { preconnect: () => {} }) as typeof fetch;
+function answering(respond: () => Response): () => Promise<Response> {
+  return async () => respond();
 }
 
 /** A live subscription whose every request `respond` answers, with the hooks given; counts the requests. */

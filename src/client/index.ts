@@ -12,5 +12,7 @@ export {
   type LiveClientOptions,
   type LiveClientSubscription,
   type LiveHeaders,
+  type LiveSocket,
+  type LiveSocketConstructor,
   subscribeLive,
 } from "./subscribe.js";

@@ -57,11 +57,29 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
    * the client's memory without bound. Defaults to 33,554,432 (32 Mi).
    */
   readonly maxMessageLength?: number;
-  /** Defaults to `globalThis.fetch`. */
-  readonly fetch?: typeof fetch;
-  /** Defaults to `globalThis.WebSocket`. */
-  readonly WebSocket?: typeof WebSocket;
+  /**
+   * Defaults to `globalThis.fetch`. A plain function type, not `typeof fetch`: in Bun's types that also asks
+   * for `fetch.preconnect`, which no function of one's own (Hono's `app.request`, a test double) has.
+   */
+  readonly fetch?: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** Defaults to `globalThis.WebSocket`; on Node 20, which has none, pass `ws`'s. */
+  readonly WebSocket?: LiveSocketConstructor;
 }
+
+/**
+ * What the client uses of a WebSocket. A structural type, not `typeof WebSocket`: `ws`'s class (Node 20 has no
+ * global one) has no `dispatchEvent` and no static `CONNECTING`, and was refused without a cast.
+ */
+export interface LiveSocket {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: "message", listener: (event: { readonly data: unknown }) => void): void;
+  addEventListener(type: "error", listener: () => void): void;
+  addEventListener(type: "close", listener: (event: { readonly code: number; readonly reason: string }) => void): void;
+}
+
+export type LiveSocketConstructor = new (url: string | URL, protocols?: string | string[]) => LiveSocket;
 
 export interface LiveClientSubscription {
   /** The global position of the last event handled: where a reconnect resumes. */
@@ -302,7 +320,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
   /** One WebSocket connection; resolves when it closes. */
   const overWebSocket = (signal: AbortSignal): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const Socket = options.WebSocket ?? globalThis.WebSocket;
+      const Socket: LiveSocketConstructor = options.WebSocket ?? globalThis.WebSocket;
       const url = address("/ws");
       // A secure URL stays secure: `wss:` given is kept, not turned into `ws:`.
       url.protocol = url.protocol === "https:" || url.protocol === "wss:" ? "wss:" : "ws:";
