@@ -5,26 +5,14 @@
  * (sqlite-node.ts, sqlite-workerd.ts).
  */
 import { Database } from "bun:sqlite";
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
 import { dedupStoreContract, registerContract } from "../../src/testing/index.js";
-import { bunSqliteDriver, migrateSqlite, SqliteDedupStore, type SqliteDriver } from "./index.js";
+import { fileDatabase } from "./file-database.fixture.test.ts";
+import { bunSqliteDriver, migrateSqlite, SqliteDedupStore } from "./index.js";
 
-// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
-const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-dedup-"));
-const db = new Database(join(dir, "dedup.db"));
-const driver = bunSqliteDriver(db);
-await migrateSqlite(driver);
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// As D1 has it: no interactive transaction (nor write), only all and batch.
-const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
+// A file database in WAL mode, migrated once, shared by every case; batchOnly is its driver as D1 has it.
+const { driver, batchOnly } = await fileDatabase("dedup");
 
 registerContract(
   dedupStoreContract({

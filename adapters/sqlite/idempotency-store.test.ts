@@ -5,28 +5,16 @@
  * contract in test/runtime (sqlite-node.ts, sqlite-workerd.ts).
  */
 import { Database } from "bun:sqlite";
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
 import { idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
+import { fileDatabase } from "./file-database.fixture.test.ts";
 import { bunSqliteDriver, migrateSqlite, type SqliteDriver, SqliteIdempotencyStore } from "./index.js";
 
-// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
-const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-idempotency-"));
-const db = new Database(join(dir, "keys.db"));
-const driver = bunSqliteDriver(db);
-await migrateSqlite(driver);
+// A file database in WAL mode, migrated once, shared by every case; batchOnly is its driver as D1 has it.
+const { driver, batchOnly } = await fileDatabase("idempotency");
 // The contract reuses one key ("Key-Ex%") in every run: each run gets tables of its own.
 await migrateSqlite(driver, { tablePrefix: "d1_form_" });
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// As D1 has it: no interactive transaction (nor write), only all and batch.
-const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
 
 registerContract(
   idempotencyStoreContract({

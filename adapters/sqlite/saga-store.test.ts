@@ -5,27 +5,15 @@
  * typed errors, table prefixes.
  */
 import { Database } from "bun:sqlite";
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode, type SagaCommit, ServiceError, sagaTimeoutId, ValidationError } from "../../src/index.js";
 import { registerContract, sagaStoreContract } from "../../src/testing/index.js";
 import { checkSagasAgainstReference } from "../../test/differential/saga-differential.ts";
+import { fileDatabase } from "./file-database.fixture.test.ts";
 import { bunSqliteDriver, migrateSqlite, type SqliteDriver, SqliteSagaStore } from "./index.js";
 
-// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
-const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-sagas-"));
-const db = new Database(join(dir, "sagas.db"));
-const driver = bunSqliteDriver(db);
-await migrateSqlite(driver);
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// As D1 has it: no interactive transaction (nor write), only all and batch.
-const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
+// A file database in WAL mode, migrated once, shared by every case; batchOnly is its driver as D1 has it.
+const { db, driver, batchOnly } = await fileDatabase("sagas");
 
 registerContract(
   sagaStoreContract({

@@ -5,30 +5,18 @@
  * and Durable Objects run the contract in test/runtime (sqlite-node.ts, sqlite-workerd.ts).
  */
 import { Database } from "bun:sqlite";
-import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { ErrorCode, type WebCryptoKey } from "../../src/index.js";
 import { registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
-import { bunSqliteDriver, migrateSqlite, type SqliteDriver, SqliteSubjectKeyStore } from "./index.js";
+import { fileDatabase } from "./file-database.fixture.test.ts";
+import { bunSqliteDriver, migrateSqlite, SqliteSubjectKeyStore } from "./index.js";
 
 const newMasterKey = () =>
   crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]) as Promise<WebCryptoKey>;
 
-// A file database in WAL mode, as an application would open it; migrated once, shared by every case.
-const dir = mkdtempSync(join(tmpdir(), "eventflows-sqlite-subject-keys-"));
-const db = new Database(join(dir, "keys.db"));
-const driver = bunSqliteDriver(db);
-await migrateSqlite(driver);
+// A file database in WAL mode, migrated once, shared by every case; batchOnly is its driver as D1 has it.
+const { driver, batchOnly } = await fileDatabase("subject-keys");
 const masterKey = await newMasterKey();
-afterAll(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-// As D1 has it: no interactive transaction (nor write), only all and batch.
-const batchOnly: SqliteDriver = { name: driver.name, all: driver.all, batch: driver.batch };
 
 registerContract(
   subjectKeyStoreContract({
