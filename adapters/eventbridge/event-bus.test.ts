@@ -145,6 +145,25 @@ describe("EventBridgeEventBus input checks (nothing is sent)", () => {
     expect(() => bus({ telemetry: false })).not.toThrow();
   });
 
+  test("a client, or a dead-letter client, without send is a ValidationError naming it, not a failed publish", () => {
+    // Before, the bus was made and every publish failed with a PublishIncompleteError quoting the TypeError.
+    const issuesOf = (options: EventBridgeEventBusOptions) => {
+      try {
+        bus(options);
+        return undefined;
+      } catch (error) {
+        expect(isValidationError(error)).toBe(true);
+        return (error as ValidationError).issues.map((issue) => issue.path.join("."));
+      }
+    };
+    for (const client of [{}, null, 5, { send: "x" }]) {
+      expect(issuesOf({ client } as never)).toEqual(["client"]);
+      const deadLetter = { queueUrl: "http://127.0.0.1:5000/000000000000/dlq", client };
+      expect(issuesOf({ deadLetter } as never)).toEqual(["deadLetter.client"]);
+    }
+    expect(issuesOf({ client: { send: async () => ({}) } as never })).toBeUndefined();
+  });
+
   test("entries at PutEventsRequestEntry's limits are sent (DetailType 128, Source 256, 100 resources of 2048)", async () => {
     // The request is made (and refused by this file's fetch): no ValidationError before it.
     const error = await bus({

@@ -216,6 +216,14 @@ export class EventBridgeEventBus implements EventPublisher {
     if (
       deadLetter !== undefined &&
       typeof deadLetter !== "function" &&
+      deadLetter?.client !== undefined &&
+      typeof deadLetter.client?.send !== "function"
+    ) {
+      issues.push({ path: ["deadLetter", "client"], message: "deadLetter.client must be an AWS client (with send)" });
+    }
+    if (
+      deadLetter !== undefined &&
+      typeof deadLetter !== "function" &&
       deadLetter?.maxMessageBytes !== undefined &&
       (!Number.isSafeInteger(deadLetter.maxMessageBytes) ||
         deadLetter.maxMessageBytes < 1 ||
@@ -244,6 +252,12 @@ export class EventBridgeEventBus implements EventPublisher {
         "a set of error codes",
       ],
       ["onError", isOneOf(options.onError, "function"), "a function"],
+      // A client without send failed every publish with a PublishIncompleteError quoting the TypeError.
+      [
+        "client",
+        options.client === undefined || typeof options.client?.send === "function",
+        "an AWS client (with send)",
+      ],
       // Unused here, but refused as every bus refuses it (the page says it is taken as they take it).
       ["telemetry", isOneOf(options.telemetry, "boolean"), "a boolean"],
     ];
