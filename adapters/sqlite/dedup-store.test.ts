@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
 import { dedupStoreContract, registerContract } from "../../src/testing/index.js";
-import { fileDatabase } from "./file-database.fixture.test.ts";
+import { expectNotMigrated, fileDatabase, optionIssuePaths } from "./file-database.fixture.test.ts";
 import { bunSqliteDriver, migrateSqlite, SqliteDedupStore } from "./index.js";
 
 // A file database in WAL mode, migrated once, shared by every case; batchOnly is its driver as D1 has it.
@@ -74,31 +74,15 @@ describe("SqliteDedupStore", () => {
   }
 
   test("before migrations: a ServiceError saying to migrate, with no SQL in it", async () => {
-    const empty = new Database(":memory:");
-    try {
-      const store = new SqliteDedupStore({ driver: bunSqliteDriver(empty) });
-      for (const call of [() => store.has("e"), () => store.add("e"), () => store.purgeExpired()]) {
-        const error = await call().then(
-          () => undefined,
-          (thrown: unknown) => thrown as Error & Record<string, unknown>,
-        );
-        expect(error).toMatchObject({ code: ErrorCode.Service, service: "SQLite", serviceCode: "NOT_MIGRATED" });
-        expect(error?.message).not.toMatch(/dedup|INSERT|SELECT|DELETE/);
-      }
-    } finally {
-      empty.close();
-    }
+    await expectNotMigrated(
+      (driver) => new SqliteDedupStore({ driver }),
+      (store) => [() => store.has("e"), () => store.add("e"), () => store.purgeExpired()],
+      /dedup|INSERT|SELECT|DELETE/,
+    );
   });
 
   test("bad options are a ValidationError naming each", () => {
-    const paths = (options: unknown) => {
-      try {
-        new SqliteDedupStore(options as never);
-      } catch (error) {
-        return (error as { issues: { path: unknown[] }[] }).issues.map((issue) => issue.path.join("."));
-      }
-      return [];
-    };
+    const paths = optionIssuePaths((options) => new SqliteDedupStore(options));
     expect(paths(null)).toEqual([""]);
     expect(paths({})).toEqual(["driver"]);
     expect(paths({ driver, ttlMs: 0, now: 3, tablePrefix: "Bad-" })).toEqual(["tablePrefix", "ttlMs", "now"]);

@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { ErrorCode } from "../../src/index.js";
 import { idempotencyStoreContract, registerContract } from "../../src/testing/index.js";
-import { fileDatabase } from "./file-database.fixture.test.ts";
+import { expectNotMigrated, fileDatabase, optionIssuePaths } from "./file-database.fixture.test.ts";
 import { bunSqliteDriver, migrateSqlite, type SqliteDriver, SqliteIdempotencyStore } from "./index.js";
 
 // A file database in WAL mode, migrated once, shared by every case; batchOnly is its driver as D1 has it.
@@ -91,36 +91,20 @@ describe("SqliteIdempotencyStore", () => {
   });
 
   test("before migrations: a ServiceError saying to migrate, with no SQL in it", async () => {
-    const empty = new Database(":memory:");
-    try {
-      const store = new SqliteIdempotencyStore({ driver: bunSqliteDriver(empty) });
-      for (const call of [
+    await expectNotMigrated(
+      (driver) => new SqliteIdempotencyStore({ driver }),
+      (store) => [
         () => store.claim("k", "fp"),
         () => store.complete("k", "fp", created, "t"),
         () => store.release("k", "fp", "t"),
         () => store.purgeExpired(),
-      ]) {
-        const error = await call().then(
-          () => undefined,
-          (thrown: unknown) => thrown as Error & Record<string, unknown>,
-        );
-        expect(error).toMatchObject({ code: ErrorCode.Service, service: "SQLite", serviceCode: "NOT_MIGRATED" });
-        expect(error?.message).not.toMatch(/idempotency_keys|INSERT|SELECT|DELETE/);
-      }
-    } finally {
-      empty.close();
-    }
+      ],
+      /idempotency_keys|INSERT|SELECT|DELETE/,
+    );
   });
 
   test("bad options are a ValidationError naming each", () => {
-    const paths = (options: unknown) => {
-      try {
-        new SqliteIdempotencyStore(options as never);
-      } catch (error) {
-        return (error as { issues: { path: unknown[] }[] }).issues.map((issue) => issue.path.join("."));
-      }
-      return [];
-    };
+    const paths = optionIssuePaths((options) => new SqliteIdempotencyStore(options));
     expect(paths(null)).toEqual([""]);
     expect(paths({})).toEqual(["driver"]);
     expect(paths({ driver, ttlMs: 0, inProgressTtlMs: 1.5, now: 3, tablePrefix: "Bad-" })).toEqual([

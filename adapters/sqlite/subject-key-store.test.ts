@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { ErrorCode, type WebCryptoKey } from "../../src/index.js";
 import { registerContract, subjectKeyStoreContract } from "../../src/testing/index.js";
-import { fileDatabase } from "./file-database.fixture.test.ts";
+import { expectNotMigrated, fileDatabase, optionIssuePaths } from "./file-database.fixture.test.ts";
 import { bunSqliteDriver, migrateSqlite, SqliteSubjectKeyStore } from "./index.js";
 
 const newMasterKey = () =>
@@ -108,20 +108,11 @@ describe("SqliteSubjectKeyStore", () => {
   }
 
   test("before migrations: a ServiceError saying to migrate, with no SQL in it", async () => {
-    const empty = new Database(":memory:");
-    try {
-      const keys = new SqliteSubjectKeyStore({ driver: bunSqliteDriver(empty), masterKey });
-      for (const call of [() => keys.get("ada"), () => keys.createOrGet("ada"), () => keys.delete("ada")]) {
-        const error = await call().then(
-          () => undefined,
-          (thrown: unknown) => thrown as Error & Record<string, unknown>,
-        );
-        expect(error).toMatchObject({ code: ErrorCode.Service, service: "SQLite", serviceCode: "NOT_MIGRATED" });
-        expect(error?.message).not.toMatch(/subject_keys|INSERT|SELECT/);
-      }
-    } finally {
-      empty.close();
-    }
+    await expectNotMigrated(
+      (driver) => new SqliteSubjectKeyStore({ driver, masterKey }),
+      (keys) => [() => keys.get("ada"), () => keys.createOrGet("ada"), () => keys.delete("ada")],
+      /subject_keys|INSERT|SELECT/,
+    );
   });
 
   test("a table prefix keeps its keys apart from the default tables'", async () => {
@@ -134,14 +125,7 @@ describe("SqliteSubjectKeyStore", () => {
   });
 
   test("bad options are a ValidationError naming each", () => {
-    const paths = (options: unknown) => {
-      try {
-        new SqliteSubjectKeyStore(options as never);
-      } catch (error) {
-        return (error as { issues: { path: unknown[] }[] }).issues.map((issue) => issue.path.join("."));
-      }
-      return [];
-    };
+    const paths = optionIssuePaths((options) => new SqliteSubjectKeyStore(options));
     expect(paths(null)).toEqual([""]);
     expect(paths({})).toEqual(["driver", "masterKey"]);
     expect(paths({ driver, masterKey: "secret", tablePrefix: "Bad-" })).toEqual(["tablePrefix", "masterKey"]);
