@@ -60,11 +60,15 @@ async function appendHistory(store: EventStore, carts: number): Promise<Map<stri
   return expected;
 }
 
-/** Runs the binary and sends it SIGINT (or `signal`) as soon as it shows progress (its first stderr output). */
+/**
+ * Runs the binary and sends it SIGINT (or `signal`) as soon as it shows progress (its first stderr
+ * output), then calls `afterSignal` (if any).
+ */
 function interruptOnProgress(
   args: readonly string[],
   extra: Record<string, string> = {},
   signal: NodeJS.Signals = "SIGINT",
+  afterSignal?: () => void,
 ) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: env(extra) });
@@ -76,7 +80,9 @@ function interruptOnProgress(
     child.stderr.on("data", (chunk) => {
       const first = stderr === "";
       stderr += String(chunk);
-      if (first) child.kill(signal);
+      if (!first) return;
+      child.kill(signal);
+      afterSignal?.();
     });
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
@@ -89,25 +95,7 @@ function interruptOnProgress(
  */
 function interruptSynchronousRun(args: readonly string[], signal: NodeJS.Signals) {
   const release = join(dir, `release-${signal}-${args[0]}`);
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      cwd: dir,
-      env: env({ CART_PROJECTION_WAIT_FILE: release }),
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk) => {
-      stdout += String(chunk);
-    });
-    child.stderr.on("data", (chunk) => {
-      const first = stderr === "";
-      stderr += String(chunk);
-      if (!first) return;
-      child.kill(signal);
-      writeFileSync(release, "");
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return interruptOnProgress(args, { CART_PROJECTION_WAIT_FILE: release }, signal, () => writeFileSync(release, ""));
 }
 
 /** What a projection run from scratch over the same feed writes: the reference a rebuild must equal. */
