@@ -74,6 +74,21 @@ describe("check-imports", () => {
     ]);
   });
 
+  test("between the shared layers, only http's import of aws's synchronous SHA-256", () => {
+    expect(
+      messages({
+        "adapters/http/idempotency.ts": 'import { sha256Hex } from "../aws/signing-sha256.js";',
+        "adapters/http/dispatcher.ts": 'import { AwsJsonClient } from "../aws/index.js";',
+        "adapters/aws/client.ts": 'import { problem } from "../http/problem.js";',
+        "adapters/aws/hash.test.ts": 'import { sha256Hex } from "../http/idempotency.js";',
+      }),
+    ).toEqual([
+      "adapters/http/dispatcher.ts imports ../aws/index.js: another shared layer (aws); between them only http's import of adapters/aws/signing-sha256.ts",
+      "adapters/aws/client.ts imports ../http/problem.js: another shared layer (http); between them only http's import of adapters/aws/signing-sha256.ts",
+      "adapters/aws/hash.test.ts imports ../http/idempotency.js: another shared layer (http); between them only http's import of adapters/aws/signing-sha256.ts",
+    ]);
+  });
+
   test("fails when the core imports an adapter", () => {
     expect(
       messages({ "src/event-store/x.ts": 'import { PostgresEventStore } from "../../adapters/postgres/index.js";' }),

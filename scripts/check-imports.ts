@@ -1,7 +1,8 @@
 /**
  * The layering check (docs/architecture.md, "The house"): an adapter imports the core only through its public
  * entries (src/index.ts, src/testing/index.ts, src/client/index.ts), the shared layers (adapters/aws, adapters/http) and
- * its own folder; never another adapter, never a core file behind the entries. Tests may also use
+ * its own folder; never another adapter, never a core file behind the entries. The shared layers import each other
+ * only for http's use of aws's synchronous SHA-256. Tests may also use
  * the harness under test/. Also fails on any import cycle among the files of src/ and adapters/,
  * type-only imports included, since a cycle there means two files that cannot be read apart.
  *   bun scripts/check-imports.ts
@@ -12,6 +13,12 @@ import { repoRoot } from "./lib/package-exports.ts";
 
 /** Folders under adapters/ every adapter may import: layers shared by several adapters. */
 export const SHARED_LAYERS = ["aws", "http"] as const;
+
+/**
+ * The one import between the shared layers (docs/architecture.md): http hashes idempotency fingerprints with
+ * aws's synchronous SHA-256. Anything more would make either layer load the other's code for its users.
+ */
+export const SHARED_LAYER_IMPORT = { from: "http", target: "adapters/aws/signing-sha256.ts" } as const;
 
 /** Core files an adapter may import: the public entries, as users import them. */
 export const CORE_ENTRIES = ["src/index.ts", "src/testing/index.ts", "src/client/index.ts"] as const;
@@ -93,14 +100,22 @@ function adapterImportProblem(file: string, adapter: string, target: string): st
   const targetAdapter = adapterOf(target);
   if (targetAdapter === adapter) return undefined;
   if (targetAdapter !== undefined) {
-    return (SHARED_LAYERS as readonly string[]).includes(targetAdapter)
-      ? undefined
-      : `another adapter (${targetAdapter}); move what both need into the core (src/, contracts in src/testing/)`;
+    if (!isSharedLayer(targetAdapter)) {
+      return `another adapter (${targetAdapter}); move what both need into the core (src/, contracts in src/testing/)`;
+    }
+    return isSharedLayer(adapter) ? sharedLayerImportProblem(adapter, target, targetAdapter) : undefined;
   }
   if ((CORE_ENTRIES as readonly string[]).includes(target)) return undefined;
   if (target.startsWith("src/")) return "a core file behind the public entries; import ../../src/index.js";
   if (target.startsWith("test/") && isTest(file)) return undefined;
   return "outside the adapter's allowed imports (the core entries, aws/, http/, its own folder)";
+}
+
+const isSharedLayer = (name: string) => (SHARED_LAYERS as readonly string[]).includes(name);
+
+function sharedLayerImportProblem(adapter: string, target: string, targetAdapter: string): string | undefined {
+  if (adapter === SHARED_LAYER_IMPORT.from && target === SHARED_LAYER_IMPORT.target) return undefined;
+  return `another shared layer (${targetAdapter}); between them only ${SHARED_LAYER_IMPORT.from}'s import of ${SHARED_LAYER_IMPORT.target}`;
 }
 
 /** Strongly connected components of more than one file (Tarjan), each listed from its first file. */
