@@ -26,7 +26,7 @@ import {
 } from "./todo-api.js";
 
 /**
- * What one request uses, made on first use: health and OpenAPI requests open no store, and a
+ * What one request uses, made on first use: liveness and OpenAPI requests open no store, and a
  * misconfigured store fails only the requests that need it (as a 500 or a 503 readiness).
  */
 class RequestServices {

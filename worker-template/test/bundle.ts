@@ -3,8 +3,8 @@
  * options: one ESM file, the `workerd`/`worker`/`browser` conditions, es2022, `keepNames`, minified;
  * Node built-ins and cloudflare:* left to workerd, as nodejs_compat does) and measures it as wrangler
  * reports it (the gzip of the uploaded module, zlib's default level). What this does not reproduce:
- * under nodejs_compat wrangler also injects unenv's polyfills for `process`, `console` and
- * `performance` (@cloudflare/unenv-preset, not installed here), about 3 KB gzipped more. Inside this repository `@eventflows/core` and its subpaths resolve to the
+ * under nodejs_compat wrangler also injects unenv's polyfills for `process` (with its tty streams)
+ * and `performance` (@cloudflare/unenv-preset, not installed here), about 3 KB gzipped more. Inside this repository `@eventflows/core` and its subpaths resolve to the
  * package's public entry points (package.json "exports", their sources), so the bundle holds what
  * a user's would, from this checkout, without a build step.
  * Each wrangler.toml environment deploys its own entry (`main`), which bundles one store: every
