@@ -38,7 +38,7 @@ export function retention(policies: Record<string, RetentionRule>): RetentionPol
     if (category === "" || category.startsWith("$")) {
       issues.push({ path: [category], message: "a category is a non-empty name, not a $ system stream" });
     }
-    const separator = categorySeparatorIssue(category);
+    const separator = categorySeparatorIssue(category, "it would match no stream");
     if (separator !== undefined) issues.push({ path: [category], message: separator });
     if (typeof rule !== "object" || rule === null) {
       issues.push({ path: [category], message: `a rule is an object, got ${kindOf(rule)}` });

@@ -81,6 +81,10 @@ describe("retention", () => {
     expect(issues({ Session: { maxAgeMS: 1000, keepLast: 5 } })).toEqual([["Session", "maxAgeMS"]]);
     // The category ends at a stream id's first "-": "Session-eu" is no category and would match no stream.
     expect(issues({ "Session-eu": { keepLast: 5 } })).toEqual([["Session-eu"]]);
+    // Its message named a `streams` option (the projections' advice) that retention does not take.
+    expect(() => retention({ "Session-eu": { keepLast: 5 } })).toThrow(
+      'Session-eu: a category holds no "-" ("-" ends it): it would match no stream',
+    );
 
     const store = new InMemoryEventStore();
     const snapshots = new InMemorySnapshotStore();

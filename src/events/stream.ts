@@ -8,12 +8,14 @@ import { assertStreamId, kindOf, MAX_STREAM_ID_LENGTH, nameIssues } from "../int
 export const STREAM_SEPARATOR = "-";
 
 /**
- * Why a filter's category that holds the separator is refused (projections, live filters): the
- * category ends at a stream id's first `-`, so `Cart-1` is a stream, and as a category it would match nothing.
+ * Why a category that holds the separator is refused (projections, live filters, retention, snapshot
+ * declarations): the category ends at a stream id's first `-`, so `Cart-1` is a stream, and as a
+ * category it would match nothing. `advice` says what to do instead where the caller knows it: only
+ * filters take a `streams` list, so naming it elsewhere pointed at an option that does not exist.
  */
-export function categorySeparatorIssue(category: string): string | undefined {
+export function categorySeparatorIssue(category: string, advice: string): string | undefined {
   return category.includes(STREAM_SEPARATOR)
-    ? `a category holds no "${STREAM_SEPARATOR}" ("${STREAM_SEPARATOR}" ends it): list a stream under streams`
+    ? `a category holds no "${STREAM_SEPARATOR}" ("${STREAM_SEPARATOR}" ends it): ${advice}`
     : undefined;
 }
 

@@ -128,7 +128,7 @@ export function readFilter(
         break;
       }
       // "Order-1" as a category would match nothing, silently (see categorySeparatorIssue).
-      const separator = key === "categories" ? categorySeparatorIssue(value) : undefined;
+      const separator = key === "categories" ? categorySeparatorIssue(value, "list a stream under streams") : undefined;
       if (separator !== undefined) {
         issues.push({ path: path(key), message: separator });
         break;

@@ -553,6 +553,31 @@ describe("crypto-shredding on an event store", () => {
     }
   });
 
+  test("a field inside another listed field is refused at its own index, naming the field it lies in", () => {
+    const keys = new InMemorySubjectKeyStore();
+    const issues = (fields: unknown[]) => {
+      try {
+        personalData({ keys, events: { A: { fields: fields as string[], subject: () => "s" } } });
+      } catch (e) {
+        return isValidationError(e) ? e.issues : "untyped";
+      }
+      return "accepted";
+    };
+    // The issue named only the list: with many fields, which one to fix was left to guess.
+    expect(issues(["email", "address", "phones.0", "address.street"])).toEqual([
+      { path: ["events", "A", "fields", 3], message: '"address.street" lies inside "address", another listed field' },
+    ]);
+    expect(issues(["a.b", "a"])).toEqual([
+      { path: ["events", "A", "fields", 0], message: '"a.b" lies inside "a", another listed field' },
+    ]);
+    // A bad entry before does not shift the index given.
+    expect(issues(["", "a", "a"])).toEqual([
+      { path: ["events", "A", "fields", 0], message: 'expected a dotted path like "address.street"' },
+      { path: ["events", "A", "fields", 2], message: '"a" is listed twice' },
+    ]);
+    expect(issues(["a.b", "a.bc", "ab"])).toBe("accepted");
+  });
+
   test("a key the options or a rule do not take, and a snapshot category holding '-', are refused by path", () => {
     const keys = new InMemorySubjectKeyStore();
     const rule = { fields: ["email"], subject: () => "s" };
@@ -572,6 +597,10 @@ describe("crypto-shredding on an event store", () => {
     ]);
     // A category ends at a stream id's first "-": "Customer-eu" would match no snapshot's stream.
     expect(paths({ keys, snapshots: { "Customer-eu": rule } })).toEqual([["snapshots", "Customer-eu"]]);
+    // Its message named a `streams` option (the projections' advice) that personalData does not take.
+    expect(() => personalData({ keys, snapshots: { "Customer-eu": rule } })).toThrow(
+      'snapshots.Customer-eu: a category holds no "-" ("-" ends it): it would match no snapshot',
+    );
     // Event types may hold "-": they are no categories.
     expect(paths({ keys, events: { "customer-registered": rule }, snapshots: { Customer: rule } })).toBe("accepted");
   });

@@ -768,6 +768,17 @@ function valueAt(root: unknown, path: FieldPath): unknown {
 const OPTION_KEYS = ["keys", "events", "snapshots", "format"];
 const RULE_KEYS = ["fields", "subject"];
 
+/**
+ * Why `fields[i]` cannot be listed, if it cannot: it repeats a field before it, or lies inside another
+ * listed one. Given at its own index, with the field it lies in, so that a long list says which entry to fix.
+ */
+function nestingIssue(fields: readonly unknown[], i: number): string | undefined {
+  const inner = fields[i] as string;
+  if (fields.indexOf(inner) < i) return `"${inner}" is listed twice`;
+  const outer = fields.find((other) => typeof other === "string" && inner.startsWith(`${other}.`));
+  return outer === undefined ? undefined : `"${inner}" lies inside "${outer}", another listed field`;
+}
+
 function rules<Input>(
   declared: { readonly [name: string]: PersonalFields<Input> | undefined },
   where: string,
@@ -781,7 +792,7 @@ function rules<Input>(
   for (const [name, rule] of Object.entries(declared)) {
     if (rule === undefined) continue;
     // A snapshot's category ends at its stream id's first "-": a name holding one would match no snapshot.
-    const separator = where === "snapshots" ? categorySeparatorIssue(name) : undefined;
+    const separator = where === "snapshots" ? categorySeparatorIssue(name, "it would match no snapshot") : undefined;
     if (separator !== undefined) issues.push({ path: [where, name], message: separator });
     issues.push(...unknownKeyIssues(rule, RULE_KEYS, [where, name]));
     const fields = rule?.fields;
@@ -797,12 +808,12 @@ function rules<Input>(
       } else if (segments.includes("__proto__")) {
         // Put back on a read, such a field would set an object's prototype instead of a key.
         issues.push({ path: [where, name, "fields", i], message: `"__proto__" cannot name a personal field` });
-      } else paths.push(segments);
+      } else {
+        paths.push(segments);
+        const nested = nestingIssue(fields, i);
+        if (nested !== undefined) issues.push({ path: [where, name, "fields", i], message: nested });
+      }
     });
-    const dotted = paths.map((p) => `${p.join(".")}.`);
-    if (dotted.some((a, i) => dotted.some((b, j) => i !== j && b.startsWith(a)))) {
-      issues.push({ path: [where, name, "fields"], message: "a field must not lie inside another listed field" });
-    }
     if (typeof rule.subject !== "function") {
       issues.push({ path: [where, name, "subject"], message: "subject must be a function of the event" });
       continue;

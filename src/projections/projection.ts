@@ -153,7 +153,7 @@ function definitionIssues(definition: unknown): Issue[] {
       issues.push({ path: [key], message: `${key} must be an array of non-empty strings` });
     } else if (key === "categories") {
       list.forEach((item: string, index) => {
-        const issue = categorySeparatorIssue(item);
+        const issue = categorySeparatorIssue(item, "list a stream under streams");
         if (issue !== undefined) issues.push({ path: [key, index], message: issue });
       });
     }
