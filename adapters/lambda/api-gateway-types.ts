@@ -18,8 +18,9 @@ export interface ApiGatewayProxyEventV2 {
   readonly headers: Readonly<Record<string, string | undefined>>;
   /** Duplicate parameters are joined with commas; absent when the query string is empty. */
   readonly queryStringParameters?: Readonly<Record<string, string | undefined>>;
-  readonly pathParameters?: Readonly<Record<string, string | undefined>>;
-  readonly stageVariables?: Readonly<Record<string, string | undefined>>;
+  /** Null on a Lambda function URL, which has no routes nor stages. */
+  readonly pathParameters?: Readonly<Record<string, string | undefined>> | null;
+  readonly stageVariables?: Readonly<Record<string, string | undefined>> | null;
   readonly requestContext: ApiGatewayRequestContextV2;
   /** Absent without a body; base64 when `isBase64Encoded`. */
   readonly body?: string;
@@ -66,6 +67,12 @@ export interface ApiGatewayAuthorizerV2 {
     readonly accessKey?: string;
     readonly accountId?: string;
     readonly callerId?: string;
+    /** Null unless Amazon Cognito signed the request (AWS sends the key either way). */
+    readonly cognitoIdentity?: {
+      readonly amr: readonly string[];
+      readonly identityId: string;
+      readonly identityPoolId: string;
+    } | null;
     readonly principalOrgId?: string | null;
     readonly userArn?: string;
     readonly userId?: string;
