@@ -7,7 +7,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import * as v from "valibot";
-import { CommandBus, type Message } from "../../src/index.js";
+import { CommandBus, InMemoryIdempotencyStore, type Message } from "../../src/index.js";
 import { type ApiGatewayProxyEventV2, createHttpApiHandler } from "./index.js";
 
 const functionUrlEvent: ApiGatewayProxyEventV2 = {
@@ -68,7 +68,7 @@ describe("a Lambda function URL event", () => {
     expect(seen.map((message) => message.metadata.userId)).toEqual(["arn:aws:iam::111122223333:user/example-user"]);
   });
 
-  test("a Cognito-signed IAM caller's event (cognitoIdentity set) is served", async () => {
+  test("Cognito identity pool callers, who share one role session's ARN, are told apart by their identity ids", async () => {
     const seen: Message[] = [];
     const commands = new CommandBus<{ PlaceOrder: { payload: { sku: string }; result: { ok: true } } }>();
     commands.register("PlaceOrder", (_payload, message) => {
@@ -77,21 +77,26 @@ describe("a Lambda function URL event", () => {
     });
     const handler = createHttpApiHandler({
       commands: { bus: commands, schemas: { PlaceOrder: v.object({ sku: v.string() }) } },
+      idempotency: new InMemoryIdempotencyStore(),
     });
-    const session = "arn:aws:sts::111122223333:assumed-role/web-users/session";
-    const cognito: ApiGatewayProxyEventV2 = {
+    // Every user of an identity pool signs with the pool role's session, so they share its ARN.
+    const session = "arn:aws:sts::111122223333:assumed-role/Cognito_WebUsersAuth_Role/CognitoIdentityCredentials";
+    const signedBy = (identityId: string): ApiGatewayProxyEventV2 => ({
       ...functionUrlEvent,
+      headers: { ...functionUrlEvent.headers, "idempotency-key": "order-1" },
       requestContext: {
         ...functionUrlEvent.requestContext,
         authorizer: {
           iam: {
-            cognitoIdentity: { amr: ["authenticated"], identityId: "us-west-2:id", identityPoolId: "us-west-2:pool" },
+            cognitoIdentity: { amr: ["authenticated"], identityId, identityPoolId: "us-west-2:pool" },
             userArn: session,
           },
         },
       },
-    };
-    expect((await handler(cognito)).statusCode).toBe(200);
-    expect(seen).toHaveLength(1);
+    });
+    // The same key and body from two users: two commands, not the second replaying the first's answer.
+    expect((await handler(signedBy("us-west-2:alice"))).statusCode).toBe(200);
+    expect((await handler(signedBy("us-west-2:bob"))).statusCode).toBe(200);
+    expect(seen.map((message) => message.metadata.userId)).toEqual(["us-west-2:alice", "us-west-2:bob"]);
   });
 });

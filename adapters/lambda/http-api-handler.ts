@@ -53,9 +53,10 @@ export type HttpApiHandler = (
 ) => Promise<ApiGatewayProxyResultV2>;
 
 /**
- * Who the authorizer says is calling: the JWT `sub` claim, or the IAM caller's ARN, as the
- * principal's `userId` (so it reaches the metadata and scopes idempotency keys); `true` (allowed,
- * no identity) when the route has no authorizer. The default auth hook of {@link createHttpApiHandler}.
+ * Who the authorizer says is calling: the JWT `sub` claim, else a Cognito identity pool's identity id,
+ * else the IAM caller's ARN, as the principal's `userId` (so it reaches the metadata and scopes
+ * idempotency keys); `true` (allowed, no identity) when the route has no authorizer. The default auth
+ * hook of {@link createHttpApiHandler}.
  */
 export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = (given): Principal | true => {
   const event = (given as { context?: { event?: unknown } } | null | undefined)?.context?.event;
@@ -63,6 +64,10 @@ export const authorizerPrincipal: AuthHook<HttpApiRequestContext> = (given): Pri
   const authorizer = event.requestContext.authorizer;
   const subject = authorizer?.jwt?.claims?.sub;
   if (typeof subject === "string" && subject !== "") return { userId: subject };
+  // An identity pool's users all sign with one role's session (CognitoIdentityCredentials): the
+  // session's ARN would make them one caller, sharing idempotency keys. Their identity ids differ.
+  const identity = authorizer?.iam?.cognitoIdentity?.identityId;
+  if (typeof identity === "string" && identity !== "") return { userId: identity };
   const arn = authorizer?.iam?.userArn;
   return typeof arn === "string" && arn !== "" ? { userId: arn } : true;
 };

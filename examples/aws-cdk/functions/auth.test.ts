@@ -51,6 +51,21 @@ describe("examples/aws-cdk auth hook", () => {
     });
   });
 
+  test("callers of a Cognito identity pool, who share the pool role's session ARN, by their identity ids", () => {
+    const session = "arn:aws:sts::123456789012:assumed-role/Cognito_AppAuth_Role/CognitoIdentityCredentials";
+    const signedBy = (identityId: string) =>
+      callerOf(
+        event({
+          iam: {
+            userArn: session,
+            cognitoIdentity: { amr: ["authenticated"], identityId, identityPoolId: "us-east-1:pool" },
+          },
+        }),
+      );
+    expect(signedBy("us-east-1:alice")).toEqual({ userId: "us-east-1:alice", verifiedBy: "iam" });
+    expect(signedBy("us-east-1:bob")).toEqual({ userId: "us-east-1:bob", verifiedBy: "iam" });
+  });
+
   test("no authorizer, an empty or non-string sub: 401 problem, and the command never runs", async () => {
     const seen: Record<string, unknown>[] = [];
     const commands = new CommandBus<{ PlaceOrder: { payload: { sku: string }; result: string } }>();

@@ -15,11 +15,16 @@ export interface Caller {
   readonly verifiedBy: "jwt" | "iam";
 }
 
-/** The verified caller: the JWT's `sub` claim, else the IAM caller's ARN. */
+/**
+ * The verified caller: the JWT's `sub` claim, else a Cognito identity pool's identity id (its users all
+ * sign as one role session, so they share that session's ARN), else the IAM caller's ARN.
+ */
 export function callerOf(event: ApiGatewayProxyEventV2): Caller {
   const authorizer = event.requestContext.authorizer;
   const subject = authorizer?.jwt?.claims?.sub;
   if (typeof subject === "string" && subject !== "") return { userId: subject, verifiedBy: "jwt" };
+  const identity = authorizer?.iam?.cognitoIdentity?.identityId;
+  if (typeof identity === "string" && identity !== "") return { userId: identity, verifiedBy: "iam" };
   const arn = authorizer?.iam?.userArn;
   if (typeof arn === "string" && arn !== "") return { userId: arn, verifiedBy: "iam" };
   throw new UnauthorizedError("The request carries no caller verified by API Gateway", { challenge: "Bearer" });
