@@ -485,6 +485,31 @@ describe("DurableObjectEventStore", () => {
     }
   });
 
+  test("an object whose fetch answers text (not JSON) gives BAD_REPLY, not a retryable UNAVAILABLE", async () => {
+    // A fetch that never calls handleEventStoreRequest answers as it likes ("Not found", a page):
+    // the object did answer, so retrying cannot help.
+    for (const answer of [() => new Response("Not found", { status: 404 }), () => new Response("<html></html>")]) {
+      const misrouted = new DurableObjectEventStore({ stub: { fetch: async () => answer() } });
+      await expect(misrouted.appendToStream("S", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+        service: "EventStoreObject",
+        serviceCode: "BAD_REPLY",
+        retryable: false,
+      });
+      await expect(collect(misrouted.readAll())).rejects.toMatchObject({ serviceCode: "BAD_REPLY" });
+    }
+  });
+
+  test("a body that fails while it is read (the connection lost) is still UNAVAILABLE", async () => {
+    const body = new ReadableStream({
+      start: (controller) => controller.error(new TypeError("Network connection lost.")),
+    });
+    const cut = new DurableObjectEventStore({ stub: { fetch: async () => new Response(body) } });
+    await expect(cut.appendToStream("S", [{ type: "A", data: 1 }])).rejects.toMatchObject({
+      serviceCode: "UNAVAILABLE",
+      retryable: true,
+    });
+  });
+
   test("fake object: an ok reply whose value has the wrong shape (events that are null, numbers or empty objects; a position or version that is no integer; an append without its events) gives BAD_REPLY, never a TypeError or the value", async () => {
     // The operation under test answers `value`; any other answers as an empty store would.
     const empty: Record<string, unknown> = { streamVersion: 0, lastPosition: 0, deletionEvent: null, readStream: [] };

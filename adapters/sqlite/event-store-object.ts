@@ -556,11 +556,18 @@ export class DurableObjectEventStore extends EventStore {
         headers: { "content-type": "application/json", [OBJECT_PROTOCOL_HEADER]: OBJECT_PROTOCOL },
         body: JSON.stringify(body),
       });
-      reply = await response.json();
+      reply = await response.text();
     } catch (error) {
       // The object was unreachable, reset or overloaded: an append may or may not have committed;
       // retrying it with the same event ids is safe (idempotent appends).
       throw unavailable(operation, error);
+    }
+    try {
+      reply = JSON.parse(reply as string);
+    } catch {
+      // It answered, with text of its own ("Not found", a page): its fetch does not call
+      // handleEventStoreRequest, which retrying cannot change.
+      throw badReply(operation);
     }
     if (!isWireReply(reply)) throw badReply(operation);
     if (!reply.ok) throw fromWireError(reply.error);

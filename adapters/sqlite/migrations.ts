@@ -16,8 +16,9 @@ export const sqliteMigrations: readonly SqliteMigration[] = [
   {
     version: 1,
     name: "events",
-    // position: AUTOINCREMENT never hands out a number twice, even after the newest row went (a
-    // rolled-back append): a reader's checkpoint never points at a position reused later.
+    // position: AUTOINCREMENT never hands out a committed number twice, even after the newest rows went
+    // (a hard delete): a reader's checkpoint never points at a position reused later. A rolled-back
+    // append takes its numbers back (the counter rolls back with it); no reader saw them.
     statements: (n) => [
       `CREATE TABLE ${n.events} (
   position INTEGER PRIMARY KEY AUTOINCREMENT,

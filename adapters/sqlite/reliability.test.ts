@@ -365,6 +365,31 @@ describe("SqliteEventStore: input and errors", () => {
     expect(await store.getStreamVersion(stream)).toBe(1);
   });
 
+  test("positions: a refused or rolled-back append leaves no gap; a committed position is never given again, not even after a hard delete of the newest", async () => {
+    const db = new Database(":memory:");
+    const own = new SqliteEventStore({ driver: bunSqliteDriver(db) });
+    await own.migrate();
+    const feed = async () => (await collect(own.readAll())).map((e) => `${e.streamId}@${e.globalPosition}`);
+    await own.appendToStream("Gap-1", [{ type: "A", data: 1 }]);
+    // Refused in its one INSERT (a known version) and in its transaction (past 100 events).
+    for (const count of [1, 150]) {
+      const events = Array.from({ length: count }, () => ({ type: "A", data: 1 }));
+      await expect(own.appendToStream("Gap-1", events, { expectedVersion: 7 })).rejects.toMatchObject({
+        code: ErrorCode.Concurrency,
+      });
+    }
+    db.exec("BEGIN IMMEDIATE");
+    await own.appendToStream("Gap-2", [{ type: "A", data: 1 }]);
+    db.exec("ROLLBACK");
+    await own.appendToStream("Gap-3", [{ type: "A", data: 1 }]);
+    expect(await feed()).toEqual(["Gap-1@1", "Gap-3@2"]);
+    await own.deleteStream("Gap-3", { mode: "hard" });
+    await own.appendToStream("Gap-4", [{ type: "A", data: 1 }]);
+    // $streams' deletion event took 3: position 2 is not given again.
+    expect(await feed()).toEqual(["Gap-1@1", "$streams@3", "Gap-4@4"]);
+    db.close();
+  });
+
   test("with a driver's maxValueBytes, each event's data and metadata together must fit it; the batch may exceed it", async () => {
     // Row by row, each event is its own row: the cap (2 MB on Durable Objects) is per value, and per row as well
     // (SQLite's length limit caps both: in workerd, data and metadata of 1.5 MB each fail the INSERT as too big).
