@@ -127,6 +127,14 @@ export function envelopeOf(
 }
 
 /**
+ * Whether an item holds no event: a removed event's key-only item, or a deleted stream's fence or
+ * version-1 stub (deletion attributes only), which reads pass by. Any event attribute makes it an
+ * event to decode, so one another tool wrote without its `type` is an EventCorruptError, not skipped.
+ */
+export const holdsNoEvent = (item: Readonly<Record<string, unknown>>): boolean =>
+  !Object.values(A).some((name) => item[name] !== undefined);
+
+/**
  * Reads an event item back. Every read returns fresh objects: callers cannot change what is stored.
  * Items this store wrote hold data and metadata as JSON text; items other tools wrote may hold them
  * as native DynamoDB values (a map, a list, a number...), which are read as the JSON they spell, and

@@ -1,9 +1,8 @@
 import { type EventEnvelope, ServiceError } from "../../src/index.js";
 import { num, readBool, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, deadlinePassedError, isServiceErrorCode, type SendOptions, sleep } from "./client.js";
-import { decodeItem } from "./codec.js";
+import { decodeItem, holdsNoEvent } from "./codec.js";
 import {
-  A,
   COUNTER_SORT_KEY,
   LOG_PARTITION,
   M,
@@ -313,7 +312,7 @@ export class CommitLog {
     const idOf = (item: Record<string, unknown>) =>
       keyId(readString(item, layout.partitionKey) ?? "", readNumber(item, layout.sortKey) ?? 0);
     let pending = keys.map(({ stream, version }) => this.#key(stream, version));
-    // Events a hard delete or truncation removed: their items stay, key-only (no `type`).
+    // Events a hard delete or truncation removed: their items stay, key-only (no event attribute).
     const removed = new Set<string>();
     // A marker is only ever written with its events, in one transaction; events missing after it
     // was seen can only be a read racing that transaction's last writes. Read again, briefly.
@@ -330,7 +329,7 @@ export class CommitLog {
       }
       if (round > 0) await sleep(Math.min(2 ** round, 100));
       for (const item of await this.#read(pending)) {
-        if (item[A.type] === undefined) removed.add(idOf(item));
+        if (holdsNoEvent(item)) removed.add(idOf(item));
         else found.set(idOf(item), decodeItem(layout, item));
       }
       pending = pending.filter((key) => !found.has(idOf(key)) && !removed.has(idOf(key)));

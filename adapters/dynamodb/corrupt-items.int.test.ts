@@ -112,6 +112,30 @@ describe("DynamoDB items another tool wrote badly", () => {
     }
   });
 
+  test("an event item without its type, data kept: readStream and readAll are EVENT_CORRUPT, not a removed event passed by", async () => {
+    const store = new DynamoDbEventStore(table.options);
+    const streamId = `Typeless-${ulid()}`;
+    await store.appendToStream(streamId, [{ type: "Noted", data: { secret: 1 } }]);
+    const [item] = await itemsHolding("pk", streamId);
+    if (item === undefined) throw new Error("no event item");
+    const { type: _, ...typeless } = item;
+    await table.client.send("PutItem", { TableName: table.tableName, Item: typeless });
+    const readStream = async () => {
+      for await (const _event of store.readStream(streamId)) {
+      }
+    };
+    const readAll = async () => {
+      for await (const _event of store.readAll()) {
+      }
+    };
+    for (const read of [readStream, readAll]) {
+      const error = await failure(read());
+      expect(error).toMatchObject({ name: "EventCorruptError", code: "EVENT_CORRUPT", streamId, version: 1 });
+      expect((error as Error).message).toContain("no event type");
+      expect((error as Error).message).not.toContain("secret");
+    }
+  });
+
   test("a saved purge cursor that is not one: purgeRetiredGenerations starts a new pass instead of failing", async () => {
     const readModels = new DynamoDbReadModelStore(table.options);
     const cursor = {

@@ -28,7 +28,7 @@ import {
   pauseWithin,
   type SendOptions,
 } from "./client.js";
-import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf } from "./codec.js";
+import { decodeItem, type EncodedEvent, encodeEvents, envelopeOf, holdsNoEvent } from "./codec.js";
 import { CommitLog, type CommitMarker } from "./commit-log.js";
 import { GroupCommitter, isDefinitiveFailure } from "./group-commit.js";
 import {
@@ -433,7 +433,7 @@ export class DynamoDbEventStore extends EventStore {
         // A key-only item holds its slot: a removed event (a store without the deletion option reads
         // no cut, so it meets the items another store's truncation or hard delete left), or a deleted
         // stream's fence. Passed by, its version counted, so that it is no hole.
-        if (item[A.type] === undefined) continue;
+        if (holdsNoEvent(item)) continue;
         const event = decodeItem(this.layout, item);
         this.#remember(streamId, event.version);
         yield event;
