@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { resolvePostgresUrl, runPostgresCli } from "./index.js";
+import { LATEST_SCHEMA_VERSION, resolvePostgresUrl, runPostgresCli } from "./index.js";
 
 async function run(args: readonly string[]) {
   const out: string[] = [];
@@ -45,6 +45,25 @@ describe("a password in --url, written as postgres.js reads it", () => {
   test("a URL without a password passes the check (a user and a `#` elsewhere are not one)", async () => {
     for (const url of ["postgres://admin@db.internal:5432/app", "postgres://admin@db.internal:5432/app#x:y@z"]) {
       expect(await resolvePostgresUrl({ url }, { env: {} })).toBe(url);
+    }
+  });
+});
+
+describe("--to past the latest schema version", () => {
+  // A usage error, as `eventflows migrate postgres` has it: known without the database. It was
+  // migrate()'s ValidationError, exit 1, which the page reserves for the database and the schema.
+  test("is exit 2 naming the range, before any connection", async () => {
+    for (const to of [String(LATEST_SCHEMA_VERSION + 1), "99999"]) {
+      const out: string[] = [];
+      const code = await runPostgresCli(["migrate", "--to", to], {
+        stdout: (line) => void out.push(line),
+        stderr: (line) => void out.push(line),
+        env: { DATABASE_URL: "postgres://app@127.0.0.1:1/app" },
+      });
+      expect({ code, out }).toEqual({
+        code: 2,
+        out: [expect.stringContaining(`--to takes a schema version from 0 to ${LATEST_SCHEMA_VERSION}`)],
+      });
     }
   });
 });

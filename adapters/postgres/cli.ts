@@ -281,6 +281,10 @@ function parse(args: readonly string[]): Parsed {
   if (to !== undefined && (!/^\d+$/.test(to) || command !== "migrate")) {
     throw new UsageError(command === "migrate" ? "--to takes a schema version number." : "--to is for migrate only.");
   }
+  // Known without the database, as `eventflows migrate postgres` has it: a usage error, not migrate()'s refusal.
+  if (to !== undefined && Number(to) > LATEST_SCHEMA_VERSION) {
+    throw new UsageError(`--to takes a schema version from 0 to ${LATEST_SCHEMA_VERSION}.`);
+  }
   const names = { schema: options["--schema"], tablePrefix: options["--prefix"] };
   const issues = nameIssues(names);
   if (issues.length > 0) {

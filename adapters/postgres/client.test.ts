@@ -84,6 +84,41 @@ describe("createPostgresClient", () => {
     );
   });
 
+  // postgres.js ends the host part at the first `/` or `?` (3.4, parsing as WHATWG URL does, at a `#` too):
+  // `postgres://app:2024/pw@db/app` read as host `app`, port 2024, database `pw@db/app`, and connected there.
+  test("property: an unescaped `/`, `?` or `#` after a password's digits never makes the user name the host: refused, or read whole", () => {
+    const user = fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/);
+    const digits = fc.integer({ min: 1, max: 65_535 }).map(String);
+    const special = fc.constantFrom("/", "?", "#");
+    const tail = fc.stringMatching(/^[A-Za-z0-9]{1,8}$/);
+    fc.assert(
+      fc.property(user, digits, special, tail, (name, start, mark, rest) => {
+        const password = `${start}${mark}${rest}`;
+        let thrown: unknown;
+        let made: ReturnType<typeof createPostgresClient> | undefined;
+        try {
+          made = createPostgresClient(`postgres://${name}:${password}@db.example.test:5432/app`);
+        } catch (error) {
+          thrown = error;
+        }
+        const options = (made as { options?: { host?: unknown; pass?: unknown } } | undefined)?.options;
+        void made?.end({ timeout: 0 });
+        if (thrown === undefined) {
+          // postgres.js 4 reads a `#` before the last `@` as the password's.
+          expect(options).toMatchObject({ host: ["db.example.test"], pass: password });
+        } else {
+          expect(thrown).toMatchObject({ code: "VALIDATION_FAILED", issues: [{ path: ["url"] }] });
+          expect(everythingShown(thrown)).not.toContain(password);
+        }
+      }),
+      { numRuns: 80 },
+    );
+    // An `@` in the query's values (Azure's `user@server` role names) is no password's: taken.
+    const azure = createPostgresClient("postgres://db.example.test:5432/app?user=app@server");
+    expect((azure as unknown as { options: { host: unknown } }).options.host).toEqual(["db.example.test"]);
+    void azure.end({ timeout: 0 });
+  });
+
   test("an empty URL is a ValidationError naming url, not a client of postgres.js's PG* defaults; DATABASE_URL is not read in its place", () => {
     const env = { DATABASE_URL: "postgres://app:hunter2-secret@localhost:5432/db" };
     for (const make of [

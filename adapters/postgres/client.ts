@@ -6,6 +6,7 @@ import { TENANT_SETTING } from "./migrations.js";
 import { reconnectBackoff } from "./reconnect-backoff.js";
 import {
   connectionSettingValues,
+  hostPartIssue,
   poolOptionsFromUrl,
   schemeIssue,
   urlParameters,
@@ -257,7 +258,9 @@ export function createPostgresClient(url?: string, options: PostgresClientOption
       { path: [connectionUrl === undefined ? "client" : "url"], message: refusal(error, connectionUrl) },
     ]);
   }
-  const badAddress = addressIssue(client);
+  const badAddress =
+    addressIssue(client) ??
+    (connectionUrl === undefined ? undefined : hostPartIssue(connectionUrl, !isPostgresJs4(client)));
   if (badAddress !== undefined) {
     void client.end({ timeout: 0 }).catch(() => undefined);
     throw new ValidationError("Invalid PostgreSQL connection options", [

@@ -60,6 +60,20 @@ export function schemeIssue(url: string): string | undefined {
   return `not a PostgreSQL URL (${scheme === undefined ? "it has no scheme" : `its scheme is ${scheme.toLowerCase()}:`}): it must start with postgres:// or postgresql://`;
 }
 
+/**
+ * Why `url` would be read with its user name as the host, or undefined. postgres.js ends the part
+ * before the path at the first `/` or `?` (3.4, which parses as WHATWG URL does, at a `#` too), so
+ * an unescaped one in a password of digits (`postgres://app:2024/pw@db/app`) made host `app`, port
+ * 2024: connected there, with no password. An `@` past that end, before any query value, says so
+ * (one in a value, `?user=app@server`, is not a password's). Said without the URL.
+ */
+export function hostPartIssue(url: string, hashEndsHost: boolean): string | undefined {
+  const rest = url.slice(url.indexOf("://") + 3);
+  const end = rest.search(hashEndsHost ? /[/?#]/ : /[/?]/);
+  if (end === -1 || rest.slice(0, end).includes("@") || !rest.slice(end).split("=")[0]?.includes("@")) return undefined;
+  return "an `@` follows the host part: percent-encode `/`, `?`, `#` and `@` in the user name and password";
+}
+
 /** The pool options a connection URL's query may set, each as postgres.js would read it. */
 export interface UrlPoolOptions {
   max?: number;
