@@ -3,7 +3,7 @@
  * returned, and the request runs against that tenant's scope (its stores and the services built
  * over them), so handlers never read a tenant from the request themselves.
  */
-import { type Issue, unknownKeyIssues } from "../../src/index.js";
+import { type Issue, isValidationError, ServiceError, unknownKeyIssues } from "../../src/index.js";
 import type { AnyTenantScope, AuthRequest, Principal, TenancyRoutes } from "./dispatcher-options.js";
 import { ForbiddenError, UnauthorizedError } from "./errors.js";
 
@@ -31,6 +31,7 @@ export function tenancyIssues(tenancy: unknown): Issue[] {
  * @throws {ForbiddenError} a principal without a tenant.
  * @throws {InvalidTenantError} `tenantOf` gave something that is not a tenant id (403).
  * @throws {UnknownTenantError} a tenant the application does not serve (403).
+ * @throws {ServiceError} the scope could not be made: what tenancy() or the factory refused (500).
  */
 export async function tenantScope<X>(
   routes: TenancyRoutes<X>,
@@ -43,5 +44,21 @@ export async function tenantScope<X>(
     if (principal === undefined) throw new UnauthorizedError("Authentication is required to know the tenant");
     throw new ForbiddenError("This caller belongs to no tenant");
   }
-  return routes.tenants.forTenant(tenant);
+  try {
+    return await routes.tenants.forTenant(tenant);
+  } catch (error) {
+    // A ValidationError here is of the application's making (the factory's answer, its quotas, a store's
+    // options), never the caller's: a 500 told to onError, not a 400 that quotes the configuration.
+    if (!isValidationError(error)) throw error;
+    throw new ServiceError(
+      "tenancy",
+      "forTenant",
+      error.code,
+      false,
+      `could not make the tenant's scope: ${error.message}`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
