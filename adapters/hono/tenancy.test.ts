@@ -276,7 +276,7 @@ describe("tenancy over HTTP", () => {
         expect([response.status, JSON.parse(text).code]).toEqual([500, ErrorCode.Service]);
         expect(text).not.toMatch(/secret-table|eventStore|factory/);
       }
-      expect(errors.map((e) => ((e as { cause?: { code?: string } }).cause ?? {}).code)).toEqual([
+      expect(errors.map((e) => (e as { cause?: { code?: string } }).cause?.code)).toEqual([
         ErrorCode.Validation,
         ErrorCode.Validation,
       ]);
