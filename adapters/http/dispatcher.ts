@@ -39,7 +39,7 @@ import type {
   MetricsRoute,
   Principal,
 } from "./dispatcher-options.js";
-import { ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
+import { configurationFault, ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 import { headResponse } from "./head.js";
 import {
   busProbe,
@@ -338,7 +338,12 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
       if (given !== undefined) metadata.idempotencyKey = given;
-      const bus = resolve(source, context, tenant);
+      let bus: MessageBus;
+      try {
+        bus = resolve(source, context, tenant);
+      } catch (error) {
+        throw configurationFault(error, `${kind} bus`, "making the bus");
+      }
       // Asked here, so a 404 never carries what the bus would say about its other handlers.
       if (!bus.has(route.type)) throw new HandlerNotFoundError(kind, route.type);
       const options = { metadata: metadata as MessageMetadata };

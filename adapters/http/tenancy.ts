@@ -3,9 +3,9 @@
  * returned, and the request runs against that tenant's scope (its stores and the services built
  * over them), so handlers never read a tenant from the request themselves.
  */
-import { type Issue, isValidationError, ServiceError, unknownKeyIssues } from "../../src/index.js";
+import { type Issue, unknownKeyIssues } from "../../src/index.js";
 import type { AnyTenantScope, AuthRequest, Principal, TenancyRoutes } from "./dispatcher-options.js";
-import { ForbiddenError, UnauthorizedError } from "./errors.js";
+import { configurationFault, ForbiddenError, UnauthorizedError } from "./errors.js";
 
 /**
  * What is wrong with a `tenancy` option, checked when the routes are built: without `tenants` (a
@@ -44,21 +44,8 @@ export async function tenantScope<X>(
     if (principal === undefined) throw new UnauthorizedError("Authentication is required to know the tenant");
     throw new ForbiddenError("This caller belongs to no tenant");
   }
-  try {
-    return await routes.tenants.forTenant(tenant);
-  } catch (error) {
-    // A ValidationError here is of the application's making (the factory's answer, its quotas, a store's
-    // options), never the caller's: a 500 told to onError, not a 400 that quotes the configuration.
-    if (!isValidationError(error)) throw error;
-    throw new ServiceError(
-      "tenancy",
-      "forTenant",
-      error.code,
-      false,
-      `could not make the tenant's scope: ${error.message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+  // What tenancy() or the factory refuses (its answer, its quotas, a store's options) is the application's setup.
+  return routes.tenants.forTenant(tenant).catch((error: unknown) => {
+    throw configurationFault(error, "tenancy", "making the tenant's scope");
+  });
 }
