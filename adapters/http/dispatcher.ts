@@ -605,13 +605,19 @@ function isStoreLike(option: object): boolean {
 
 /**
  * The store of this request's keys: the one store, or the caller's tenant's.
- * @throws {ServiceError} the function gave no store (500, told to onError): nothing is claimed or run.
+ * @throws {ServiceError} the function gave no store, or threw a ValidationError (500, told to onError):
+ * nothing is claimed or run.
  */
 function storeFor(settings: IdempotencySettings, tenant: AnyTenantScope | undefined): IdempotencyStore {
   const option = settings.store;
   if (typeof option !== "function") return option;
   // Commands with tenancy always have a tenant (tenantScope refuses a caller without one).
-  const store = option(tenant as AnyTenantScope) as Partial<IdempotencyStore> | null | undefined;
+  let store: Partial<IdempotencyStore> | null | undefined;
+  try {
+    store = option(tenant as AnyTenantScope);
+  } catch (error) {
+    throw configurationFault(error, "idempotency store", "store");
+  }
   if (
     typeof store !== "object" ||
     store === null ||
