@@ -975,6 +975,22 @@ describe("live routes on Bun (real server and sockets)", () => {
     }
   });
 
+  test("a hub function that throws a ValidationError (a store built from missing bindings) is 500 SERVICE_ERROR told to onError, not the caller's 400", async () => {
+    // Before, the subscriber got 400 VALIDATION_FAILED quoting the store's configuration, and onError heard nothing.
+    const told: unknown[] = [];
+    const routes = liveRoutes({
+      hub: () => {
+        throw new ValidationError("Invalid D1 binding", [{ path: ["DB"], message: "binding DB is missing" }]);
+      },
+      onError: (error) => told.push(error),
+    });
+    const answer = await routes.request("/events/stream");
+    const text = await answer.text();
+    expect([answer.status, JSON.parse(text).code]).toEqual([500, "SERVICE_ERROR"]);
+    expect(text).not.toContain("binding");
+    expect(told.map((e) => (e as { cause?: { code?: string } }).cause?.code)).toEqual(["VALIDATION_FAILED"]);
+  });
+
   test("the hub refuses connections past maxClients with 503 and Retry-After", async () => {
     const smallHub = new LiveHub({ store, maxClients: 1 });
     const small = liveRoutes({ hub: smallHub });

@@ -18,6 +18,7 @@ import {
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
+import { configurationFault } from "../http/errors.js";
 import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
@@ -210,7 +211,12 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
         ? true
         : await options.authorize(principal, { filter, after, request, context: c });
     if (decision === false || (decision !== true && typeof decision !== "function")) throw new ForbiddenError();
-    const hub = typeof options.hub === "function" ? options.hub(c, tenant) : options.hub;
+    let hub: LiveHub;
+    try {
+      hub = typeof options.hub === "function" ? options.hub(c, tenant) : options.hub;
+    } catch (error) {
+      throw configurationFault(error, "live hub", "making the hub");
+    }
     return { hub, subscription: { filter, after, allow: decision === true ? undefined : decision } };
   };
   const open = async (c: Context, lastEventId: string | undefined) => {

@@ -108,6 +108,34 @@ describe("command routes", () => {
     expect(contexts).toEqual(["/commands/OpenCart"]);
   });
 
+  test("a bus function that throws a ValidationError (a client built from missing bindings) is 500 SERVICE_ERROR told to onError, not the caller's 400", async () => {
+    // Before, the caller got 400 VALIDATION_FAILED quoting the client's configuration (which variables
+    // are missing), and onError heard nothing, while the health routes count the same throw as a failed check.
+    const errors: unknown[] = [];
+    const missing = () => {
+      throw new ValidationError("Invalid DynamoDB client configuration", [
+        { path: ["credentials", "accessKeyId"], message: "AWS_ACCESS_KEY_ID is missing" },
+      ]);
+    };
+    const app = eventFlowsRoutes({
+      commands: { bus: missing, schemas: { OpenCart: v.object({ cartId: v.string() }) } },
+      queries: { bus: missing, schemas: { GetCart: v.object({ cartId: v.string() }) } },
+      onError: (error) => errors.push(error),
+    });
+    for (const response of [
+      await app.request("/commands/OpenCart", json({ cartId: "x" })),
+      await app.request("/queries/GetCart?cartId=x"),
+    ]) {
+      const text = await response.text();
+      expect([response.status, JSON.parse(text).code]).toEqual([500, "SERVICE_ERROR"]);
+      expect(text).not.toContain("AWS_ACCESS_KEY_ID");
+    }
+    expect(errors.map((e) => (e as { cause?: { code?: string } }).cause?.code)).toEqual([
+      "VALIDATION_FAILED",
+      "VALIDATION_FAILED",
+    ]);
+  });
+
   test("async valibot schemas are awaited", async () => {
     const commands = new CommandBus<{ Check: { payload: { name: string }; result: string } }>();
     commands.register("Check", ({ name }) => `hello ${name}`);

@@ -8,11 +8,13 @@ import fc from "fast-check";
 import { Hono } from "hono";
 import {
   configureMetrics,
+  ErrorCode,
   InMemoryEventStore,
   MetricLabel,
   MetricName,
   TenancyErrorCode,
   tenancy,
+  ValidationError,
 } from "../../src/index.js";
 import { collect } from "../../src/testing/index.js";
 import { type Principal, UnauthorizedError } from "../http/index.js";
@@ -246,6 +248,39 @@ describe("tenancy over HTTP", () => {
     expect([anonymous.status, (await anonymous.json()).code]).toEqual([401, "UNAUTHORIZED"]);
     const signedIn = await routes(() => ({ userId: "u1" })).request("/queries/GetCart?cartId=c1");
     expect([signedIn.status, (await signedIn.json()).code]).toEqual([403, "FORBIDDEN"]);
+  });
+
+  test("a scope the factory or tenancy() refuses (a store's options, no eventStore) is the server's fault: 500 SERVICE_ERROR told to onError, not a 400 quoting it", async () => {
+    // Before, the ValidationError went out as the caller's 400 VALIDATION_FAILED, with the factory's message
+    // (a table name, say), and onError never heard of it.
+    const domain = cartDomain();
+    for (const stores of [
+      () => {
+        throw new ValidationError("Invalid DynamoDB options", [{ path: ["tableName"], message: "secret-table" }]);
+      },
+      () => ({}) as { eventStore: InMemoryEventStore },
+    ]) {
+      const errors: unknown[] = [];
+      const app = eventFlowsRoutes({
+        commands: { bus: (_c, tenant) => tenant?.services ?? domain.commands, schemas: domain.routes.commands.schemas },
+        queries: { bus: () => domain.queries, schemas: domain.routes.queries.schemas },
+        auth: () => ({ userId: "alice", metadata: { tenant: "acme" } }),
+        tenancy: { tenants: tenancy({ stores }), tenantOf: (principal) => principal?.metadata?.tenant as string },
+        onError: (error) => errors.push(error),
+      });
+      for (const response of [
+        await app.request("/queries/GetCart?cartId=c1"),
+        await app.request("/commands/OpenCart", { method: "POST", body: '{"cartId":"c1"}' }),
+      ]) {
+        const text = await response.text();
+        expect([response.status, JSON.parse(text).code]).toEqual([500, ErrorCode.Service]);
+        expect(text).not.toMatch(/secret-table|eventStore|factory/);
+      }
+      expect(errors.map((e) => (e as { cause?: { code?: string } }).cause?.code)).toEqual([
+        ErrorCode.Validation,
+        ErrorCode.Validation,
+      ]);
+    }
   });
 
   test("a store shared by mistake fails closed: 500 without the other tenant's data, the error told to onError", async () => {

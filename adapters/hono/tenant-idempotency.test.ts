@@ -87,6 +87,19 @@ describe("idempotency.store as a function of the tenant", () => {
     expect((await as("admin-acme", { cartId: "c1" })).status).toBe(200);
   });
 
+  test("a function that throws a ValidationError (a store's options) answers 500 SERVICE_ERROR told to onError, not the caller's 400, and the command does not run", async () => {
+    // Before, the caller got 400 VALIDATION_FAILED quoting the store's configuration, and onError heard nothing.
+    const { as, errors } = setup(() => {
+      throw new ValidationError("Invalid DynamoDB idempotency store options", [{ path: ["tableName"], message: "t!" }]);
+    });
+    const response = await as("admin-acme", { cartId: "c1" }, "k-1");
+    const text = await response.text();
+    expect([response.status, JSON.parse(text).code]).toEqual([500, "SERVICE_ERROR"]);
+    expect(text).not.toContain("tableName");
+    expect(errors.map((e) => (e as { cause?: { code?: string } }).cause?.code)).toEqual(["VALIDATION_FAILED"]);
+    expect((await as("admin-acme", { cartId: "c1" })).status).toBe(200);
+  });
+
   test("a function without tenancy is refused when the routes are built: there is no tenant to call it with", () => {
     const build = () =>
       eventFlowsRoutes({

@@ -39,7 +39,7 @@ import type {
   MetricsRoute,
   Principal,
 } from "./dispatcher-options.js";
-import { ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
+import { configurationFault, ForbiddenError, MethodNotAllowedError, RouteNotFoundError } from "./errors.js";
 import { headResponse } from "./head.js";
 import {
   busProbe,
@@ -338,7 +338,12 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
       if (correlation.traceparent !== undefined) metadata.traceparent = correlation.traceparent;
       if (correlation.tracestate !== undefined) metadata.tracestate = correlation.tracestate;
       if (given !== undefined) metadata.idempotencyKey = given;
-      const bus = resolve(source, context, tenant);
+      let bus: MessageBus;
+      try {
+        bus = resolve(source, context, tenant);
+      } catch (error) {
+        throw configurationFault(error, `${kind} bus`, "making the bus");
+      }
       // Asked here, so a 404 never carries what the bus would say about its other handlers.
       if (!bus.has(route.type)) throw new HandlerNotFoundError(kind, route.type);
       const options = { metadata: metadata as MessageMetadata };
@@ -600,13 +605,19 @@ function isStoreLike(option: object): boolean {
 
 /**
  * The store of this request's keys: the one store, or the caller's tenant's.
- * @throws {ServiceError} the function gave no store (500, told to onError): nothing is claimed or run.
+ * @throws {ServiceError} the function gave no store, or threw a ValidationError (500, told to onError):
+ * nothing is claimed or run.
  */
 function storeFor(settings: IdempotencySettings, tenant: AnyTenantScope | undefined): IdempotencyStore {
   const option = settings.store;
   if (typeof option !== "function") return option;
   // Commands with tenancy always have a tenant (tenantScope refuses a caller without one).
-  const store = option(tenant as AnyTenantScope) as Partial<IdempotencyStore> | null | undefined;
+  let store: Partial<IdempotencyStore> | null | undefined;
+  try {
+    store = option(tenant as AnyTenantScope);
+  } catch (error) {
+    throw configurationFault(error, "idempotency store", "store");
+  }
   if (
     typeof store !== "object" ||
     store === null ||

@@ -1,4 +1,11 @@
-import { clipText, ErrorCodeRegistry, EventFlowsError, type EventFlowsErrorOptions } from "../../src/index.js";
+import {
+  clipText,
+  ErrorCodeRegistry,
+  EventFlowsError,
+  type EventFlowsErrorOptions,
+  isValidationError,
+  ServiceError,
+} from "../../src/index.js";
 
 /**
  * Errors raised by the HTTP layer itself (not by the core): what a request did wrong before any
@@ -124,4 +131,14 @@ export class IdempotencyResponseNotKeptError extends EventFlowsError {
 // Echoed request values are clipped: an error message names the problem, it does not mirror input.
 function clip(value: string): string {
   return JSON.stringify(clipText(value, 64));
+}
+
+/**
+ * What to throw for an error of the application's own setup (a tenant's stores factory, a bus built from
+ * bindings): a ValidationError there is the server's configuration, not the caller's input, so it becomes
+ * a ServiceError (500, told to onError with it as `cause`) instead of a 400 that quotes the configuration.
+ */
+export function configurationFault(error: unknown, service: string, operation: string): unknown {
+  if (!isValidationError(error)) return error;
+  return new ServiceError(service, operation, error.code, false, `${operation}: ${error.message}`, { cause: error });
 }

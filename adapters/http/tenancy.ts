@@ -5,7 +5,7 @@
  */
 import { type Issue, unknownKeyIssues } from "../../src/index.js";
 import type { AnyTenantScope, AuthRequest, Principal, TenancyRoutes } from "./dispatcher-options.js";
-import { ForbiddenError, UnauthorizedError } from "./errors.js";
+import { configurationFault, ForbiddenError, UnauthorizedError } from "./errors.js";
 
 /**
  * What is wrong with a `tenancy` option, checked when the routes are built: without `tenants` (a
@@ -31,6 +31,7 @@ export function tenancyIssues(tenancy: unknown): Issue[] {
  * @throws {ForbiddenError} a principal without a tenant.
  * @throws {InvalidTenantError} `tenantOf` gave something that is not a tenant id (403).
  * @throws {UnknownTenantError} a tenant the application does not serve (403).
+ * @throws {ServiceError} the scope could not be made: what tenancy() or the factory refused (500).
  */
 export async function tenantScope<X>(
   routes: TenancyRoutes<X>,
@@ -43,5 +44,8 @@ export async function tenantScope<X>(
     if (principal === undefined) throw new UnauthorizedError("Authentication is required to know the tenant");
     throw new ForbiddenError("This caller belongs to no tenant");
   }
-  return routes.tenants.forTenant(tenant);
+  // What tenancy() or the factory refuses (its answer, its quotas, a store's options) is the application's setup.
+  return routes.tenants.forTenant(tenant).catch((error: unknown) => {
+    throw configurationFault(error, "tenancy", "making the tenant's scope");
+  });
 }
