@@ -52,33 +52,31 @@ const functionUrlEvent: ApiGatewayProxyEventV2 = {
   stageVariables: null,
 };
 
+/** A handler of one command, PlaceOrder, whose messages are kept in `seen`; Idempotency-Keys kept in memory. */
+function placeOrderHandler() {
+  const seen: Message[] = [];
+  const commands = new CommandBus<{ PlaceOrder: { payload: { sku: string }; result: { ok: true } } }>();
+  commands.register("PlaceOrder", (_payload, message) => {
+    seen.push(message);
+    return { ok: true };
+  });
+  const handler = createHttpApiHandler({
+    commands: { bus: commands, schemas: { PlaceOrder: v.object({ sku: v.string() }) } },
+    idempotency: new InMemoryIdempotencyStore(),
+  });
+  return { seen, handler };
+}
+
 describe("a Lambda function URL event", () => {
   test("is served as an HTTP API event, the IAM caller's ARN as the userId", async () => {
-    const seen: Message[] = [];
-    const commands = new CommandBus<{ PlaceOrder: { payload: { sku: string }; result: { ok: true } } }>();
-    commands.register("PlaceOrder", (_payload, message) => {
-      seen.push(message);
-      return { ok: true };
-    });
-    const handler = createHttpApiHandler({
-      commands: { bus: commands, schemas: { PlaceOrder: v.object({ sku: v.string() }) } },
-    });
+    const { seen, handler } = placeOrderHandler();
     const result = await handler(functionUrlEvent);
     expect(result.statusCode).toBe(200);
     expect(seen.map((message) => message.metadata.userId)).toEqual(["arn:aws:iam::111122223333:user/example-user"]);
   });
 
   test("Cognito identity pool callers, who share one role session's ARN, are told apart by their identity ids", async () => {
-    const seen: Message[] = [];
-    const commands = new CommandBus<{ PlaceOrder: { payload: { sku: string }; result: { ok: true } } }>();
-    commands.register("PlaceOrder", (_payload, message) => {
-      seen.push(message);
-      return { ok: true };
-    });
-    const handler = createHttpApiHandler({
-      commands: { bus: commands, schemas: { PlaceOrder: v.object({ sku: v.string() }) } },
-      idempotency: new InMemoryIdempotencyStore(),
-    });
+    const { seen, handler } = placeOrderHandler();
     // Every user of an identity pool signs with the pool role's session, so they share its ARN.
     const session = "arn:aws:sts::111122223333:assumed-role/Cognito_WebUsersAuth_Role/CognitoIdentityCredentials";
     const signedBy = (identityId: string): ApiGatewayProxyEventV2 => ({
