@@ -151,7 +151,8 @@ describe("DynamoDB items another tool wrote badly", () => {
 
   test("a completed idempotency record whose status is no HTTP status: claim is IDEMPOTENCY_CORRUPT, not a response new Response refuses", async () => {
     const store = new DynamoDbIdempotencyStore(table.options);
-    for (const status of ["42", "200.5", "600"]) {
+    // A 1xx is no final response: `new Response` throws on it too.
+    for (const status of ["42", "200.5", "600", "101", "199"]) {
       const key = `k${ulid()}`;
       const claim = await store.claim(key, "fp");
       if (claim.state !== "claimed") throw new Error("not claimed");

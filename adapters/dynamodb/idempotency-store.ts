@@ -168,8 +168,8 @@ export class DynamoDbIdempotencyStore extends DynamoDbKeyedStore implements Idem
     const status = readNumber(item, I.status);
     if (status === undefined && readString(item, I.token) === token) return { state: "claimed", token };
     if (status === undefined) return { state: "in-progress", fingerprint };
-    // A number attribute takes what is no HTTP status (another tool wrote it): replayed, `new Response` threw.
-    if (!Number.isInteger(status) || status < 100 || status > 599) {
+    // A number attribute takes what is no final HTTP status (another tool wrote it): replayed, `new Response` threw.
+    if (!Number.isInteger(status) || status < 200 || status > 599) {
       throw new ServiceError(
         "DynamoDB",
         "claimIdempotencyKey",

@@ -149,7 +149,8 @@ describe("PostgreSQL rows another tool wrote", () => {
 
   // The smallint column takes what is no HTTP status: replayed, `new Response` threw a RangeError in the
   // HTTP layer, no EventFlowsError, for every retry of the key until it expired.
-  for (const stored of [0, 600, -1]) {
+  // A 1xx is no final response: `new Response` throws on it too.
+  for (const stored of [0, 600, -1, 101, 199]) {
     test(`a stored idempotent response of status ${stored} is a ServiceError IDEMPOTENCY_CORRUPT at its claim`, async () => {
       const store = new PostgresIdempotencyStore({ sql, schema });
       const key = `Key-${stored}`;

@@ -129,8 +129,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
       const [stored, status, body, contentType, holder] = row;
       if (status === null && holder === token) return { state: "claimed", token };
       if (status === null) return { state: "in-progress", fingerprint: stored };
-      // The smallint takes what is no HTTP status (another tool wrote it): replayed, `new Response` threw.
-      if (!(status >= 100 && status <= 599)) {
+      // The smallint takes what is no final HTTP status (another tool wrote it): replayed, `new Response` threw.
+      if (!(status >= 200 && status <= 599)) {
         throw new ServiceError(
           SERVICE,
           "claimIdempotencyKey",

@@ -29,6 +29,22 @@ describe("d1TenantDatabases (stand-in binding objects)", () => {
     }
   });
 
+  test("only env's own properties are bindings: one inherited through its prototype is not found (it was)", () => {
+    const inherited = Object.create({ DB_ACME: stand(), toString: stand() });
+    for (const bindings of [
+      { acme: "DB_ACME", globex: "toString" },
+      (t: string) => (t === "acme" ? "DB_ACME" : "toString"),
+    ]) {
+      const databases = d1TenantDatabases({ env: inherited, bindings });
+      for (const tenant of ["acme", "globex"]) {
+        expect(databases.knows(tenant)).toBe(false);
+        expect(() => databases.driver(tenant)).toThrow(
+          expect.objectContaining({ code: TenancyErrorCode.UnknownTenant }),
+        );
+      }
+    }
+  });
+
   test("each tenant's driver takes maxBatchStatements (50 on D1's Free plan), 1,000 by default", () => {
     expect(d1TenantDatabases({ env, bindings: { acme: "DB_ACME" } }).driver("acme").maxBatchStatements).toBe(1000);
     const free = d1TenantDatabases({ env, bindings: { acme: "DB_ACME" }, maxBatchStatements: 50 });

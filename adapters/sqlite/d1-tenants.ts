@@ -61,7 +61,8 @@ export function d1TenantDatabases(options: D1TenantDatabasesOptions): D1TenantDa
   };
   const databaseOf = (tenant: string): D1DatabaseLike | undefined => {
     const name = nameOf(tenant);
-    const db = name === undefined ? undefined : (env as Record<string, unknown>)[name];
+    // A binding is env's own property: one inherited through its prototype is not the Worker's binding.
+    const db = name === undefined || !Object.hasOwn(env, name) ? undefined : (env as Record<string, unknown>)[name];
     const like = db as Partial<D1DatabaseLike> | undefined;
     return typeof like?.prepare === "function" && typeof like.batch === "function" ? (db as D1DatabaseLike) : undefined;
   };

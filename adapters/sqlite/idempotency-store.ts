@@ -172,7 +172,7 @@ function storedClaim(row: SqliteRow): IdempotencyClaim {
   if (typeof fingerprint !== "string") throw corrupt("its fingerprint is not text");
   if (status === null) return { state: "in-progress", fingerprint };
   const code = storedInteger(status);
-  if (!(Number.isSafeInteger(code) && code >= 100 && code <= 599)) throw corrupt("it has no HTTP status");
+  if (!(Number.isSafeInteger(code) && code >= 200 && code <= 599)) throw corrupt("it has no HTTP status");
   if (typeof body !== "string" || typeof contentType !== "string") throw corrupt("its response is not text");
   return { state: "completed", fingerprint, response: { status: code, body, contentType } };
 }

@@ -80,8 +80,9 @@ export function idempotencyInputIssues(key: unknown, fingerprint: unknown, ...re
     const r = response[0] as Partial<StoredResponse> | null;
     if (typeof r !== "object" || r === null) issues.push({ path: ["response"], message: "must be an object" });
     else {
-      if (!Number.isInteger(r.status) || (r.status as number) < 100 || (r.status as number) > 599) {
-        issues.push({ path: ["response", "status"], message: "must be an HTTP status, 100 to 599" });
+      // Not 1xx: an interim response is never the final one, and `new Response` refuses it on replay.
+      if (!Number.isInteger(r.status) || (r.status as number) < 200 || (r.status as number) > 599) {
+        issues.push({ path: ["response", "status"], message: "must be a final HTTP status, 200 to 599" });
       }
       if (typeof r.body !== "string") issues.push({ path: ["response", "body"], message: "must be a string" });
       else textIssues(r.body, ["response", "body"], issues);

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { AggregateRoot } from "../aggregate/aggregate-root.js";
 import { AggregateRepository } from "../aggregate/repository.js";
+import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
@@ -75,3 +77,73 @@ describe("input that cannot be read", () => {
     expect(await store.getLastGlobalPosition()).toBe(0);
   });
 });
+
+describe("number checks around Number.MAX_SAFE_INTEGER", () => {
+  const store = new InMemoryEventStore();
+  const checkpoints = new InMemoryCheckpointStore();
+  /** The position, version and count checks a caller meets, each given `value`; resolves to the refusal's text. */
+  const checks: Record<string, (value: number) => Promise<unknown>> = {
+    "readStream fromVersion": (value) => drain(store.readStream("S-1", { fromVersion: value })),
+    "readStream maxCount": (value) => drain(store.readStream("S-1", { maxCount: value })),
+    "readAll after": (value) => drain(store.readAll({ after: value })),
+    "readAll maxCount": (value) => drain(store.readAll({ maxCount: value })),
+    expectedVersion: (value) => store.appendToStream("S-1", [{ type: "A", data: {} }], { expectedVersion: value }),
+    "checkpoint position": (value) => checkpoints.store("c", value),
+  };
+  const refusal = (check: (value: number) => Promise<unknown>, value: number) =>
+    // readStream and readAll refuse their options as they are called, before a generator exists.
+    Promise.resolve(value)
+      .then(check)
+      .then(
+        () => undefined,
+        (error: unknown) =>
+          isValidationError(error) ? JSON.stringify(error.issues) : `not a ValidationError: ${error}`,
+      );
+  const past = fc.oneof(
+    fc.integer({ min: 1, max: 2 ** 20 }).map((above) => Number.MAX_SAFE_INTEGER + above * 2),
+    fc.constantFrom(2 ** 53, 2 ** 53 + 2, 2 ** 60, 1e300, Number.MAX_VALUE),
+  );
+  // Doubles from 2^52 up are all integers: the non-integers nearest the bound lie below 2^52.
+  const wrong = fc
+    .oneof(fc.double({ min: 2 ** 51, max: 2 ** 52, noNaN: true }), fc.double({ min: -2, max: 2, noNaN: true }))
+    .filter((value) => !Number.isInteger(value) || value < 0);
+  const safe = fc.integer({ min: Number.MAX_SAFE_INTEGER - 2 ** 20, max: Number.MAX_SAFE_INTEGER });
+
+  test("a value past it is refused saying so: 2^53 is a non-negative integer, and 'must be a non-negative integer, got 9007199254740992' read as a contradiction", async () => {
+    await fc.assert(
+      fc.asyncProperty(past, async (value) => {
+        for (const [name, check] of Object.entries(checks)) {
+          const text = await refusal(check, value);
+          expect({ name, text }).toEqual({
+            name,
+            text: expect.stringContaining(`got ${value}, over Number.MAX_SAFE_INTEGER`),
+          });
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  test("below it, a non-integer or a negative number is refused without mention of the bound; an integer up to it is taken", async () => {
+    await fc.assert(
+      fc.asyncProperty(wrong, safe, async (value, integer) => {
+        for (const [name, check] of Object.entries(checks)) {
+          const text = await refusal(check, value);
+          expect({ name, text }).toEqual({ name, text: expect.stringContaining(`got ${value}`) });
+          expect(text).not.toContain("MAX_SAFE_INTEGER");
+        }
+        for (const name of ["readAll after", "readStream fromVersion", "checkpoint position"]) {
+          expect({ name, text: await refusal(checks[name] as (value: number) => Promise<unknown>, integer) }).toEqual({
+            name,
+            text: undefined,
+          });
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+async function drain(events: AsyncIterable<unknown>): Promise<void> {
+  for await (const _ of events);
+}

@@ -97,7 +97,10 @@ export function kindOf(value: unknown): string {
   // typeof says "object" for an array, and "must be an object, got object" contradicts itself.
   if (isArray(value)) return "an array";
   if (isArray(value) === undefined) return "a value that cannot be read";
-  if (typeof value === "number") return String(value);
+  // A number past 2^53 - 1 fails "must be a non-negative integer" (a position, a version, a count) only
+  // for being past it, and reads as one: "got 9007199254740992" alone contradicted the message.
+  if (typeof value === "number")
+    return value > Number.MAX_SAFE_INTEGER ? `${value}, over Number.MAX_SAFE_INTEGER` : `${value}`;
   if (typeof value === "string")
     return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
   return typeof value;

@@ -81,6 +81,29 @@ describe("replay", () => {
     expect(await readModels.checkpoints.load("replay-x")).toBe(0);
   });
 
+  test("a dry run given a checkpoint starts where it stands and leaves it: the confirming run replays what the dry run saw (it was ignored: the dry run started at 0)", async () => {
+    const eventStore = await seeded();
+    const readModels = new InMemoryReadModelStore();
+    await readModels.checkpoints.store("r", 4);
+    const dry = await replay<Counted>({ eventStore, readModels, checkpoint: "r", handle: counting });
+    expect(dry).toMatchObject({ read: 2, handled: 2, dryRun: true, position: 6 });
+    expect(dry.recorded).toEqual([
+      { collection: "sums", id: "Cart-b", document: { sum: 5 } },
+      { collection: "sums", id: "Cart-b", document: { sum: 11 } },
+    ]);
+    expect(await readModels.checkpoints.load("r")).toBe(4);
+    const applied = await replay<Counted>({
+      eventStore,
+      readModels,
+      dryRun: false,
+      checkpoint: "r",
+      to: dry.position,
+      handle: counting,
+    });
+    expect(applied).toMatchObject({ read: dry.read, position: dry.position, writes: dry.writes });
+    expect(await readModels.checkpoints.load("r")).toBe(6);
+  });
+
   test("dryRun false writes in each batch's transaction and moves the checkpoint; a second run resumes there", async () => {
     const eventStore = await seeded();
     const readModels = new InMemoryReadModelStore();

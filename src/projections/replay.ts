@@ -64,8 +64,9 @@ export interface ReplayOptions<E extends EventEnvelope = EventEnvelope> {
   /** Defaults to true: the handler gets the events, nothing is written and no checkpoint moves. */
   readonly dryRun?: boolean;
   /**
-   * Not in a dry run: a checkpoint in `readModels` moved after each batch (in the batch's
-   * transaction), so a replay started again with it resumes there. Not with `stream`.
+   * A checkpoint in `readModels`: the replay starts after it (or after `after`, if further on) and,
+   * not in a dry run, moves it after each batch (in the batch's transaction), so a replay started
+   * again with it resumes there. A dry run reads it and leaves it. Not with `stream`.
    */
   readonly checkpoint?: string;
   /** At most this many events per second reach the handler. Unlimited when absent. */
@@ -109,18 +110,18 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
 ): Promise<ReplayResult> {
   const issues = replayIssues(options as unknown as ReplayOptions);
   if (issues.length > 0) throw new ValidationError("Invalid replay", issues);
-  const { eventStore, stream, category, readModels, signal } = options;
+  const { eventStore, stream, category, readModels, signal, checkpoint } = options;
   const dryRun = options.dryRun !== false;
   const batchSize = options.batchSize ?? 100;
   const since = options.since === undefined ? undefined : sinceTime(options.since);
-  const checkpoint = dryRun ? undefined : options.checkpoint;
   const operation = "replay";
   const started = Date.now();
   throwIfAborted(signal, operation);
 
   let position = options.after ?? 0;
-  // What the checkpoint holds (none counts as 0): each batch's compare-and-set expects it, not
-  // `after`, which may lie past it (a first run from a position, or one resumed further on).
+  // A dry run starts from the checkpoint too (it previews the run that resumes there); only the writing
+  // branch below moves it. What the checkpoint holds (none counts as 0): each batch's compare-and-set
+  // expects it, not `after`, which may lie past it (a first run from a position, or one resumed further on).
   let saved = 0;
   if (checkpoint !== undefined && readModels !== undefined) {
     saved = (await readModels.checkpoints.load(checkpoint)) ?? 0;

@@ -347,6 +347,10 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
     const token = await claimed(store, key, "fp");
     const malformed = [
       { ...created, status: 99 },
+      // A 1xx is no final response: stored, its replay failed (new Response throws a RangeError on 100-199).
+      { ...created, status: 100 },
+      { ...created, status: 199 },
+      { ...created, status: 600 },
       { ...created, status: 200.5 },
       { ...created, body: undefined },
       { ...created, contentType: 3 },

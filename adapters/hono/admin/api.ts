@@ -28,7 +28,8 @@ import {
   MAX_PAGE,
   objectBody,
   singleParam,
-  textParam,
+  streamIdOf,
+  streamIdParam,
 } from "./params.js";
 import { type EventSummary, summary, traceOf } from "./views.js";
 
@@ -114,7 +115,7 @@ export async function streams(store: EventStore, params: URLSearchParams) {
 
 /** A page of one stream, in version order from `from`. */
 export async function stream(store: EventStore, params: URLSearchParams) {
-  const id = textParam(params, "id");
+  const id = streamIdParam(params, "id");
   const from = integerParam(params, "from", 1) ?? 1;
   const limit = integerParam(params, "limit", 1, MAX_PAGE) ?? 50;
   let version: number;
@@ -150,7 +151,7 @@ async function isHidden(store: EventStore, id: string): Promise<boolean> {
 
 /** One event, whole (envelope, data, metadata), with the trace its metadata names. */
 export async function event(store: EventStore, params: URLSearchParams, traceUrl: string | undefined) {
-  const id = textParam(params, "stream");
+  const id = streamIdParam(params, "stream");
   const version = integerParam(params, "version", 1);
   if (version === undefined)
     throw new ValidationError("Invalid version", [{ path: ["version"], message: "version is required" }]);
@@ -217,7 +218,7 @@ export interface DocumentChange {
 export async function replayInto(store: EventStore, list: readonly AdminProjection[], input: unknown) {
   const body = objectBody(input, ["projection", "stream", "after", "to", "dryRun"]);
   const name = bodyText(body, "projection", true);
-  const streamId = bodyText(body, "stream", false);
+  const streamId = body.stream === undefined ? undefined : streamIdOf(body.stream, "stream");
   const after = bodyInteger(body, "after") ?? 0;
   const to = bodyInteger(body, "to");
   const dryRun = bodyBoolean(body, "dryRun");

@@ -2,7 +2,13 @@
  * Reading the admin API's inputs: query parameters and JSON bodies, each checked and bounded, every
  * problem a `ValidationError` (400) naming the parameter.
  */
-import { assertKnownOptions, type Issue, ValidationError } from "../../../src/index.js";
+import {
+  assertKnownOptions,
+  type Issue,
+  MAX_STREAM_ID_LENGTH,
+  nameIssues,
+  ValidationError,
+} from "../../../src/index.js";
 
 /** The most items a page of the feed, a stream or the streams list holds. */
 export const MAX_PAGE = 200;
@@ -26,6 +32,23 @@ export function textParam(params: URLSearchParams, name: string, maxLength = 100
   if (text === null || text === "") throw invalid(name, `${name} is required`);
   if (text.length > maxLength) throw invalid(name, `${name} is longer than ${maxLength} characters`);
   return text;
+}
+
+/** A required stream id parameter, checked as the stores check ids: their refusal named no parameter. */
+export function streamIdParam(params: URLSearchParams, name: string): string {
+  const id = singleParam(params, name);
+  if (id === null || id === "") throw invalid(name, `${name} is required`);
+  return streamIdOf(id, name);
+}
+
+/**
+ * A stream id, or a 400 naming `name`: the stores' own bound (MAX_STREAM_ID_LENGTH, not the UI's 1,000)
+ * and rules, so an id no store takes never reaches one.
+ */
+export function streamIdOf(id: unknown, name: string): string {
+  const issues = nameIssues(id, name, MAX_STREAM_ID_LENGTH, [name]);
+  if (issues.length > 0) throw new ValidationError(`Invalid ${name}`, issues);
+  return id as string;
 }
 
 /**

@@ -148,10 +148,12 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
       return head ? await headResponse(response) : response;
     } catch (error) {
       const response = errorResponse(hideOtherTenants(error), ADMIN_SECURITY_HEADERS);
-      // Another tenant's event met on a read is the store's fault: told to onError, answered as missing.
-      if (response.status >= 500 || crossedTenants(error)) {
+      // Another tenant's event met on a read is the store's fault: its isolation error is told to onError
+      // (as the command routes report it, a 500 there), answered as missing. The 404 itself is no fault.
+      const crossed = crossedTenants(error);
+      if (response.status >= 500 || crossed !== undefined) {
         // Through callHook: a hook that throws is logged, and the operator still gets the problem answer.
-        callHook("onError", settings.onError ?? defaultOnError, error, { request: c.req.raw, context: c });
+        callHook("onError", settings.onError ?? defaultOnError, crossed ?? error, { request: c.req.raw, context: c });
       }
       // A problem's detail names what was asked for (a stream id, a projection): escaped as answers are.
       const escaped = new Response(escapeMarkup(await response.text()), {
@@ -172,8 +174,9 @@ function hideOtherTenants(error: unknown): unknown {
   return isTenantIsolationError(error) ? new AdminNotFoundError("event", "of this tenant there") : error;
 }
 
-function crossedTenants(error: unknown): boolean {
-  return isTenantIsolationError(error) || (error instanceof Error && isTenantIsolationError(error.cause));
+/** The isolation error `error` is or wraps (a missing stream or event answered for it), if any. */
+function crossedTenants(error: unknown): unknown {
+  return [error, (error as Error | null | undefined)?.cause].find(isTenantIsolationError);
 }
 
 function checkCsrf(request: Request): void {
