@@ -409,6 +409,9 @@ describe("replay", () => {
       { signal: 5 },
       { signal: { aborted: false } },
       { readModels: 5 },
+      // Longer than any stream id (512 UTF-16 code units): named here, not left to the store's refusal.
+      { stream: `S-${"x".repeat(600)}` },
+      { category: "C".repeat(513) },
     ]) {
       const error = await replay({
         eventStore,

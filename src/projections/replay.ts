@@ -12,7 +12,7 @@ import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
-import { functionIssues, nameIssues, unknownKeyIssues } from "../internal/validate.js";
+import { functionIssues, MAX_STREAM_ID_LENGTH, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { commitInHalves } from "./batch-split.js";
 import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
 import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
@@ -353,8 +353,10 @@ function replayIssues(options: ReplayOptions): Issue[] {
   if (options.stream !== undefined && options.category !== undefined) {
     issues.push({ path: ["category"], message: "give a stream or a category, not both" });
   }
-  if (options.stream !== undefined) issues.push(...nameIssues(options.stream, "stream id", 1000, ["stream"]));
-  if (options.category !== undefined) issues.push(...nameIssues(options.category, "category", 1000, ["category"]));
+  if (options.stream !== undefined)
+    issues.push(...nameIssues(options.stream, "stream id", MAX_STREAM_ID_LENGTH, ["stream"]));
+  if (options.category !== undefined)
+    issues.push(...nameIssues(options.category, "category", MAX_STREAM_ID_LENGTH, ["category"]));
   if (options.stream === undefined && options.eventStore?.capabilities?.globalOrder === false) {
     issues.push({ path: ["eventStore"], message: "this event store has no global feed: replay one stream" });
   }
