@@ -11,9 +11,10 @@
  * Services: as for `bun test` (EVENTFLOWS_PG_URL, or one started by test/services).
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { gitFiles } from "./lib/git-files.ts";
 
 const root = join(import.meta.dirname, "..");
 const tree = join(root, ".cache", "postgres-js-4");
@@ -27,18 +28,8 @@ if (!version.startsWith("4.")) {
 }
 
 rmSync(tree, { recursive: true, force: true });
-const listed = spawnSync("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
-  cwd: root,
-  encoding: "utf8",
-});
-if (listed.status !== 0) {
-  console.error(`✗ git ls-files failed: ${listed.stderr}`);
-  process.exit(1);
-}
 let copied = 0;
-for (const file of listed.stdout.split("\0")) {
-  // A file deleted in the working tree but not yet in the index is listed and absent.
-  if (file === "" || !existsSync(join(root, file))) continue;
+for (const file of gitFiles(root)) {
   mkdirSync(dirname(join(tree, file)), { recursive: true });
   copyFileSync(join(root, file), join(tree, file));
   copied++;

@@ -54,6 +54,12 @@ export async function startPostgres(): Promise<ServiceHandle> {
  * a state file in .cache/services/ (stop it with `bun test/services/postgres.ts stop`).
  */
 export async function ensurePostgres(): Promise<string> {
+  // The unit step's process without PostgreSQL (scripts/test-unit.ts): a file there must not use it.
+  if (process.env.EVENTFLOWS_TEST_NO_POSTGRES === "1") {
+    throw new Error(
+      "this test file uses PostgreSQL but ran in the unit step's process without it: scripts/test-unit.ts sorts files by whether their text mentions postgres",
+    );
+  }
   const fromEnv = urlFromEnv();
   if (fromEnv !== undefined) return fromEnv;
   ensuredUrl ??= withLock("postgres", startLock, async () => {
