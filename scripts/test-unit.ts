@@ -34,6 +34,12 @@ const postgresFiles = gitFiles(root)
   .filter((file) => USES_POSTGRES.test(readFileSync(join(root, file), "utf8")))
   .sort();
 
+// No file found would make the first process `bun test` alone: every file, twice.
+if (postgresFiles.length === 0) {
+  console.error("✗ no test file uses PostgreSQL by USES_POSTGRES: scripts/test-unit.ts cannot split the unit step");
+  process.exit(1);
+}
+
 const base = ["test", "--timeout", "60000"];
 const withoutPostgres: NodeJS.ProcessEnv = { ...process.env, EVENTFLOWS_TEST_NO_POSTGRES: "1" };
 delete withoutPostgres.EVENTFLOWS_PG_URL;

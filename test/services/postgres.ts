@@ -57,7 +57,7 @@ export async function ensurePostgres(): Promise<string> {
   // The unit step's process without PostgreSQL (scripts/test-unit.ts): a file there must not use it.
   if (process.env.EVENTFLOWS_TEST_NO_POSTGRES === "1") {
     throw new Error(
-      "this test file uses PostgreSQL but ran in the unit step's process without it: scripts/test-unit.ts sorts files by whether their text mentions postgres",
+      "this test file uses PostgreSQL but ran in the unit step's process without it: make its text name what scripts/test-unit.ts looks for (USES_POSTGRES), e.g. import ensurePostgres",
     );
   }
   const fromEnv = urlFromEnv();
