@@ -96,9 +96,9 @@ function minimalSealed(i: number): NewEvent {
 /**
  * The smallest form's stream read by the plain store and decrypted by hand as it is read, with
  * Node's own codecs: base64 through Buffer, the AES-GCM open through node:crypto, the 3 values parsed
- * and put back into a copy of the data (the event as a handler gets it). What a read of any stored
- * AES-GCM form costs at least, decryption included: the floor of the read ratio for any format and any
- * implementation, the library's own (which may not import Buffer) included.
+ * and put back into a copy of the data (the event as a handler gets it): the least any format stores,
+ * decrypted as plainly as the runtime allows. A reference floor for the read ratio, not a proof: the
+ * library's own decryption (which may not import Buffer) is measured against it.
  */
 async function readMinimalByHand(store: EventStore, streamId: string): Promise<number> {
   let n = 0;
@@ -350,7 +350,7 @@ notes.push(
     "read; that row's overhead plus the AES-GCM open alone per event is the floor of the read ratio for any format. " +
     '"The smallest AES-GCM form decrypted by hand": that stream read by the plain store and each event decrypted as it is read with ' +
     "Node's own codecs (base64 through Buffer, the open through node:crypto), its 3 values parsed and put back into a copy of the data: " +
-    "the same floor with the decryption done, as any implementation must do it (the library may not import Buffer).",
+    "the same floor with the decryption written plainly (the library may not import Buffer), a reference rather than a proof.",
 );
 try {
   await runAndReport("personal-data", "Crypto-shredding: 3 personal fields per event encrypted vs none", {
