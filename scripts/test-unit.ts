@@ -28,9 +28,9 @@ const TEST_FILE = /(\.test|_test_|\.spec|_spec_)\.(ts|tsx|js|jsx|mjs|cjs|mts|cts
 const USES_POSTGRES =
   /ensurePostgres|services\/postgres|test\/postgres\/|postgresTestClient|EVENTFLOWS_PG_URL|adapters\/postgres|core\/postgres|eventflows-pg|PostgresEventStore|createPostgresClient/;
 
+// git lists no ignored file (node_modules); Bun skips dot folders, so they are left out here too.
 const postgresFiles = gitFiles(root)
   .filter((file) => TEST_FILE.test(file) && !file.split("/").some((part) => part.startsWith(".")))
-  .filter((file) => file.split("/")[0] !== "node_modules")
   .filter((file) => USES_POSTGRES.test(readFileSync(join(root, file), "utf8")))
   .sort();
 
