@@ -236,6 +236,7 @@ export { type ImportEventsOptions, importEvents } from "./import/import-events.j
 export { importedEventId } from "./import/imported-event-id.js";
 export type { ImportBatch, ImportEventsResult, ImportedEvent, ImportSource } from "./import/types.js";
 export { callHook } from "./internal/hooks.js";
+export { isIsoTime } from "./internal/iso-time.js";
 export {
   assertMaxJsonDepth,
   DEFAULT_MAX_JSON_DEPTH,

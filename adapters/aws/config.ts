@@ -155,6 +155,9 @@ function resolveCredentials(
     sessionToken: read("AWS_SESSION_TOKEN"),
   };
   const problems = credentialIssues(credentials, given === undefined ? where : undefined);
+  // A misspelt `sessionTokn` was dropped, and every request went out without the token. Only the
+  // object given here: a provider's answer may carry fields of its own (the AWS SDK's `expiration`).
+  problems.push(...unknownKeyIssues(given, CREDENTIAL_KEYS, ["credentials"]));
   if (problems.length > 0) {
     issues.push(...problems);
     return undefined;
@@ -172,7 +175,7 @@ function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
   const hint =
     fromEnv === undefined ? "" : `: pass \`credentials\` or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY${fromEnv}`;
   const issues: Issue[] = [];
-  for (const key of ["accessKeyId", "secretAccessKey", "sessionToken"] as const) {
+  for (const key of CREDENTIAL_KEYS) {
     const problem = credentialProblem(key, c[key]);
     if (problem !== undefined) {
       issues.push({ path: ["credentials", key], message: problem === MISSING ? `${key} is missing${hint}` : problem });
@@ -182,6 +185,8 @@ function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
 }
 
 const MISSING = "missing";
+
+const CREDENTIAL_KEYS = ["accessKeyId", "secretAccessKey", "sessionToken"] as const;
 
 /**
  * What keeps one credential from being sent, if anything. Never the value in the message: it is a credential.

@@ -43,8 +43,33 @@ describe("the AWS layer's option objects refuse keys they do not take", () => {
         ["retry.maxAttempt"],
       ],
       [() => client.send("ReceiveMessage", {}, { serverWaitMS: 20_000 } as never), ["options.serverWaitMS"]],
+      // Every request went out without the token.
+      [
+        () =>
+          new AwsJsonClient(dynamoDbService, {
+            ...config,
+            credentials: { accessKeyId: "a", secretAccessKey: "b", sessionTokn: "t" },
+          } as never),
+        ["credentials.sessionTokn"],
+      ],
     ];
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
+  });
+
+  test("a credentials function's answer may carry keys of its own (the AWS SDK's expiration)", async () => {
+    const requests: Request[] = [];
+    const withExpiration = new AwsJsonClient(dynamoDbService, {
+      ...config,
+      credentials: () => ({ accessKeyId: "a", secretAccessKey: "b", expiration: new Date(Date.now() + 60_000) }),
+      fetch: async (input: RequestInfo | URL, init?: RequestInit) => {
+        requests.push(new Request(input, init));
+        return answer();
+      },
+    } as never);
+    await withExpiration.send("ListTables", {});
+    expect(requests.map((request) => request.headers.get("authorization")?.startsWith("AWS4-HMAC-SHA256"))).toEqual([
+      true,
+    ]);
   });
 
   test("each is built from its own keys, and refuses any other key with one issue naming it", async () => {

@@ -102,6 +102,9 @@ describe("decodeItem", () => {
       [{ id: undefined }, "no event id"],
       [{ type: { N: "1" } }, "no event type"],
       [{ ts: { BOOL: true } }, "no time"],
+      // Text another tool wrote that is no time read back as the envelope's timestamp before.
+      [{ ts: { S: "yesterday, around noon" } }, "no time"],
+      [{ ts: { S: "2026-12-07 10:00:00" } }, "no time"],
     ];
     for (const [change, reason] of cases) {
       const item: Record<string, unknown> = { ...base, data: { S: "{}" }, ...change };

@@ -1,6 +1,7 @@
 import {
   type EventEnvelope,
   type EventMetadata,
+  isIsoTime,
   PayloadTooLargeError,
   type PendingEvent,
   utf8Length,
@@ -186,7 +187,8 @@ function jsonOf(value: unknown, what: string, corrupt: (reason: string) => Error
 
 function timestampOf(value: unknown): string | undefined {
   const attribute = value as { S?: unknown; N?: unknown } | undefined;
-  if (typeof attribute?.S === "string" && attribute.S !== "") return attribute.S;
+  // Text another tool wrote ("yesterday") would pass every reader until one that needs the time.
+  if (typeof attribute?.S === "string" && isIsoTime(attribute.S)) return attribute.S;
   if (typeof attribute?.N === "string") {
     const ms = Number(attribute.N);
     const date = new Date(ms);

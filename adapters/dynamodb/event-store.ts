@@ -7,6 +7,7 @@ import {
   type EventStoreCapabilities,
   type EventStoreOptions,
   type ExpectedVersion,
+  functionIssues,
   type PendingEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -155,6 +156,13 @@ export class DynamoDbEventStore extends EventStore {
         { path: ["gapTimeoutMs"], message: "gapTimeoutMs must be a non-negative integer" },
       ]);
     }
+    // From JavaScript, a string "false" kept the feed on and a `true` streamDeletion failed as a
+    // TypeError at the constructor's call (a null, at the first deletion): refused here, named.
+    const issues = functionIssues(options.streamDeletion, "streamDeletion");
+    if (options.globalFeed !== undefined && typeof options.globalFeed !== "boolean") {
+      issues.push({ path: ["globalFeed"], message: `must be a boolean, got ${typeof options.globalFeed}` });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid DynamoDB event store options", issues);
     this.client = clientOption(options);
     const feed = options.globalFeed ?? true;
     this.#log = feed ? new CommitLog(this.client, this.layout, gapTimeoutMs) : undefined;

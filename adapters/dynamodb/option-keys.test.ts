@@ -200,3 +200,25 @@ describe("the DynamoDB adapter's option objects refuse keys they do not take", (
     await expectOtherKeysRefused(builders, { skipProto: true });
   });
 });
+
+describe("DynamoDbEventStore options of the wrong kind", () => {
+  // From JavaScript: the string "false" kept the feed on, and `true` failed as a TypeError.
+  for (const [key, value] of [
+    ["globalFeed", "false"],
+    ["globalFeed", 0],
+    ["streamDeletion", true],
+    ["streamDeletion", null],
+    ["streamDeletion", {}],
+  ] as const) {
+    test(`${key}: ${JSON.stringify(value)} is a ValidationError naming it, before any request`, () => {
+      let thrown: unknown;
+      try {
+        new DynamoDbEventStore({ ...table, [key]: value } as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as { issues: { path: unknown[] }[] }).issues.map((issue) => issue.path)).toEqual([[key]]);
+    });
+  }
+});

@@ -76,6 +76,7 @@ describe("SQLite rows another tool wrote", () => {
     ["an empty type", "type = ''", "type"],
     ["an empty event id", "id = ''", "id"],
     ["an empty time", "timestamp = ''", "time"],
+    ["a time that is no ISO-8601 time", "timestamp = 'yesterday, around noon'", "time"],
     ["a version that is not an integer", "version = '2x'", "version"],
     ["a version that is a BLOB", "version = x'02'", "version"],
   ];

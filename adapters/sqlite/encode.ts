@@ -2,6 +2,7 @@ import {
   EventCorruptError,
   type EventEnvelope,
   type Issue,
+  isIsoTime,
   isWellFormedUnicode,
   PayloadTooLargeError,
   type PendingEvent,
@@ -140,7 +141,8 @@ export function fromRow(row: SqliteRow): EventEnvelope {
     data: storedJson(row.data, "data", streamId, version),
     metadata: storedJson(row.metadata, "metadata", streamId, version) as EventEnvelope["metadata"],
   };
-  const flaw = storedEventFlaw(envelope);
+  const flaw =
+    storedEventFlaw(envelope) ?? (isIsoTime(envelope.timestamp) ? undefined : "its time is no ISO-8601 time");
   if (flaw !== undefined) throw new EventCorruptError(streamId, version, flaw);
   return envelope;
 }
