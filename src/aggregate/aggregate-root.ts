@@ -353,6 +353,16 @@ export abstract class AggregateRoot<State, E extends DomainEvent = DomainEvent> 
    * failure is a RehydrationError naming the event; an unknown type's error passes as it is.
    */
   #replay(table: Map<string, Handler | null>, self: AggregateRoot<unknown, DomainEvent>, event: EventEnvelope): void {
+    // A version is what the repository's next save expects: an event without one (built by hand,
+    // from JavaScript) left persistedVersion undefined, and that save appended with no check at all.
+    if (!Number.isSafeInteger(event?.version) || event.version < 1) {
+      const error = new ValidationError("Invalid events", [
+        { path: ["version"], message: `a stored event's version is an integer from 1, got ${kindOf(event?.version)}` },
+      ]);
+      // Events before it may be in the state already: the aggregate is not used any further.
+      this.#broken = { type: String(event?.type), cause: error };
+      throw error;
+    }
     const handler = table.get(event.type) ?? this.#resolveInto(table, event.type);
     let next: unknown;
     try {

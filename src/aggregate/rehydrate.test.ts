@@ -247,3 +247,24 @@ describe("a handler that returns a promise (an async handler, from JavaScript)",
 async function* history(count: number): AsyncGenerator<EventEnvelope> {
   for (let version = 1; version <= count; version++) yield tick(version, "Ticked", { n: version });
 }
+
+describe("a stored event without a version (built by hand, from JavaScript)", () => {
+  // The repository's next save expects persistedVersion: undefined was taken as "any", and a decision
+  // made on a stale state was appended with no check at all.
+  for (const version of [undefined, 0, -1, 1.5, "2", Number.NaN]) {
+    test(`version ${String(version)} is a ValidationError, and the aggregate is not used further`, async () => {
+      const calc = new Calc();
+      const events = [at(1, "Added", { n: 1 }), { ...at(2, "Added", { n: 2 }), version } as unknown as EventEnvelope];
+      expect(() => calc.rehydrate(events)).toThrow(ValidationError);
+      expect(() => calc.rehydrate([])).toThrow(AggregateBrokenError);
+      const later = new Calc();
+      await expect(
+        later.rehydrateAsync(
+          (async function* () {
+            yield* events;
+          })(),
+        ),
+      ).rejects.toBeInstanceOf(ValidationError);
+    });
+  }
+});

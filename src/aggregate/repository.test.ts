@@ -420,3 +420,17 @@ describe("AggregateRepository: save and update refuse keys their options do not 
     expect(updated.aggregate.balance).toBe(1);
   });
 });
+
+describe("an aggregate whose persistedVersion is no version", () => {
+  test("save is a ValidationError and appends nothing (an undefined expected version would be 'any')", async () => {
+    const { store, repository } = setup();
+    const account = new Account("acc-1");
+    account.deposit(10);
+    await repository.save(account);
+    const stale = await repository.load("acc-1");
+    Object.defineProperty(stale, "persistedVersion", { get: () => undefined });
+    stale.deposit(5);
+    await expect(repository.save(stale)).rejects.toBeInstanceOf(ValidationError);
+    expect((await Array.fromAsync(store.readStream("Account-acc-1"))).length).toBe(1);
+  });
+});

@@ -164,6 +164,13 @@ export class AggregateRepository<A extends AnyAggregate> {
   /** The save itself, of an aggregate and options already checked (by `save`, or by `update` for its own). */
   async #append(aggregate: A, metadata: EventMetadata | undefined): Promise<AppendToStreamResult<EventEnvelope>> {
     const previousVersion = aggregate.persistedVersion;
+    // The version every save is checked against: anything else (a subclass's own getter) would have
+    // appended with no check at all, as an expected version that is none is "any".
+    if (!Number.isSafeInteger(previousVersion) || previousVersion < 0) {
+      throw new ValidationError("Invalid aggregate", [
+        { path: ["persistedVersion"], message: `must be a non-negative integer, got ${kindOf(previousVersion)}` },
+      ]);
+    }
     const expectedVersion = previousVersion === 0 ? "no-stream" : previousVersion;
     const streamId = this.#streamOf(aggregate.id);
     // A copy: events the aggregate raises while the append is in flight are not part of it, and stay
