@@ -204,6 +204,21 @@ describe("prepareEvents", () => {
     expect(await store.streamExists("Import-24")).toBe(false);
   });
 
+  // events.md promises "ISO-8601 with a zone", and a snapshot's createdAt took these: an event's refused them.
+  test("an offset in any of ISO 8601's forms (±hh:mm, ±hhmm, ±hh) is taken, as the same instant in UTC", () => {
+    for (const [timestamp, utc] of [
+      ["2020-02-03T10:00:00+01:00", "2020-02-03T09:00:00.000Z"],
+      ["2020-02-03T10:00:00+0100", "2020-02-03T09:00:00.000Z"],
+      ["2020-02-03T10:00:00+01", "2020-02-03T09:00:00.000Z"],
+      ["2020-02-03T04:30-0530", "2020-02-03T10:00:00.000Z"],
+    ]) {
+      expect(prepared(timestamp as string).stored).toBe(utc);
+    }
+    for (const timestamp of ["2020-02-03T10:00:00+1", "2020-02-03T10:00:00+01:0", "2020-02-03T10:00:00+2500"]) {
+      expect(prepared(timestamp).refused).toBeInstanceOf(ValidationError);
+    }
+  });
+
   test("data that throws while it is read is named at that event's data, at any depth; nothing is written", async () => {
     const threw = () => {
       throw new Error("the caller's own text");

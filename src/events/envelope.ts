@@ -272,8 +272,9 @@ function isoTimestamp(ms: number): string {
   return isoText;
 }
 
-// Date-time with a zone (Z or ±hh:mm): text without one would be read in the local time zone.
-const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
+// Date-time with a zone (Z, or an offset in any of ISO 8601's forms: ±hh:mm, ±hhmm, ±hh, as a
+// snapshot's createdAt takes them): text without one would be read in the local time zone.
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)$/;
 
 /**
  * The same instant as `Date.toISOString()` writes it (years 1 to 9999), or undefined when it is not
