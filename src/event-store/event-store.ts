@@ -19,6 +19,7 @@ import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { callHook } from "../internal/hooks.js";
 import { assertMaxJsonDepth, DEFAULT_MAX_JSON_DEPTH } from "../internal/json.js";
 import {
+  assertFunction,
   assertKnownOptions,
   assertNonNegativeInteger,
   assertPositiveInteger,
@@ -194,7 +195,8 @@ export abstract class EventStore {
     this.eventRegistry = options.eventRegistry;
     this.personalData = options.personalData;
     this.#onPublishError = options.onPublishError ?? defaultOnPublishError;
-    this.maxJsonDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+    // Only undefined is the default: a null was taken for it, where every other option refuses one.
+    this.maxJsonDepth = options.maxJsonDepth === undefined ? DEFAULT_MAX_JSON_DEPTH : options.maxJsonDepth;
     assertMaxJsonDepth(this.maxJsonDepth);
     this.#prepareOptions = { maxJsonDepth: this.maxJsonDepth };
   }
@@ -662,6 +664,8 @@ export abstract class EventStore {
    * their next poll. Appends made by other processes are not seen here.
    */
   watchAppends(listener: () => void): () => void {
+    // Refused here: taken, it failed (logged) after every append from then on.
+    assertFunction(listener, "listener", "watchAppends listener");
     const waiter = () => listener();
     this.#waiters.add(waiter);
     return () => this.#waiters.delete(waiter);
@@ -674,6 +678,7 @@ export abstract class EventStore {
    * whatever the step does.
    */
   afterEachCommit(step: (events: readonly EventEnvelope[]) => Promise<void>): () => void {
+    assertFunction(step, "step", "afterEachCommit step");
     this.#commitSteps.add(step);
     return () => this.#commitSteps.delete(step);
   }

@@ -73,6 +73,25 @@ describe("InMemoryEventStore", () => {
     });
     expect(refusal(undefined)).toBeUndefined();
     expect(refusal(null)).toBeUndefined();
+    // A null maxJsonDepth was taken for the default, where every other option refuses one.
+    expect(refusal({ maxJsonDepth: null })?.issues.map((issue) => issue.path)).toEqual([["maxJsonDepth"]]);
+  });
+
+  test("watchAppends and afterEachCommit refuse what is not a function, when it is registered", () => {
+    const store = new InMemoryEventStore();
+    for (const register of [
+      () => store.watchAppends(5 as never),
+      () => store.afterEachCommit("x" as never),
+      () => store.watchAppends(null as never),
+    ]) {
+      let thrown: unknown;
+      try {
+        register();
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+    }
   });
 
   test("returned events are frozen: readers cannot rewrite history", async () => {
