@@ -1,6 +1,13 @@
 import { isValidationError, PayloadTooLargeError, SnapshotCorruptError, ValidationError } from "../errors.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
-import { assertNonNegativeInteger, assertPositiveInteger, assertStreamId, kindOf } from "../internal/validate.js";
+import {
+  assertKnownOptions,
+  assertNonNegativeInteger,
+  assertPositiveInteger,
+  assertStreamId,
+  kindOf,
+  unknownKeyIssues,
+} from "../internal/validate.js";
 import type { PersonalData } from "../personal-data/personal-data.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { reportSlowPath } from "../telemetry/slow-paths.js";
@@ -317,12 +324,18 @@ function serializeState(serializer: SnapshotSerializer, state: unknown): Uint8Ar
   return payload;
 }
 
+const SNAPSHOT_KEYS = ["streamId", "version", "state", "schemaVersion", "createdAt", "storedBytes"];
+
 function assertNewSnapshot(snapshot: unknown): asserts snapshot is NewSnapshot {
   if (typeof snapshot !== "object" || snapshot === null) {
     throw new ValidationError("Invalid snapshot", [
       { path: [], message: `expected { streamId, version, state }, got ${kindOf(snapshot)}` },
     ]);
   }
+  // A misspelt `schemaVerson` or `createAt` was dropped for its default, and the snapshot stored
+  // under schema version 1 or the wall clock. A loaded snapshot's `storedBytes` passes (a copy).
+  const unknown = unknownKeyIssues(snapshot, SNAPSHOT_KEYS);
+  if (unknown.length > 0) throw new ValidationError("Invalid snapshot", unknown);
   const { streamId, version, schemaVersion } = snapshot as Record<string, unknown>;
   assertStreamId(streamId);
   assertPositiveInteger(version, "snapshot version");
@@ -337,6 +350,8 @@ function assertLoadOptions(options: unknown): asserts options is LoadSnapshotOpt
       { path: [], message: `expected an object, got ${kindOf(options)}` },
     ]);
   }
+  // A misspelt `maxversion` loaded the newest snapshot, past the version asked for.
+  assertKnownOptions(options, ["maxVersion"], "load options");
   const { maxVersion } = options as LoadSnapshotOptions;
   if (maxVersion !== undefined) assertPositiveInteger(maxVersion, "maxVersion");
 }
@@ -387,6 +402,8 @@ function optionIssues(options: SnapshotStoreOptions): { path: string[]; message:
     }
   }
   if (compression !== undefined && compression !== false) {
+    // A misspelt `minbytes` kept the default of 512, and small states were stored uncompressed.
+    issues.push(...(unknownKeyIssues(compression, ["format", "minBytes"], ["compression"]) as typeof issues));
     if (!isCompressionFormat(compression?.format)) {
       issues.push({
         path: ["compression", "format"],

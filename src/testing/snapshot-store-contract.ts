@@ -497,6 +497,40 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
     },
   );
 
+  add(
+    "save and load refuse a key they do not take, nothing written; a loaded snapshot saves as it is",
+    async (make) => {
+      const store = await make({ keepLast: 10 });
+      const id = stream();
+      await store.save({ streamId: id, version: 1, state: { n: 1 } });
+      await store.save({ streamId: id, version: 2, state: { n: 2 } });
+      // Each was dropped for its default: schema version 1, the wall clock, the newest snapshot.
+      for (const misspelt of [{ schemaVerson: 3 }, { createAt: "2020-01-01T00:00:00Z" }]) {
+        await assertRejects(
+          () => store.save({ streamId: id, version: 3, state: { n: 3 }, ...misspelt } as never),
+          ErrorCode.Validation,
+          `save with ${Object.keys(misspelt)[0]}`,
+        );
+      }
+      assertEqual((await store.load(id))?.version, 2, "nothing written by the refused saves");
+      await assertRejects(
+        () => store.load(id, { maxversion: 1 } as never),
+        ErrorCode.Validation,
+        "load with maxversion",
+      );
+      const loaded = await store.load(id, { maxVersion: 1 });
+      assert(loaded !== undefined, "a snapshot at version 1");
+      // Another stream: stores made here may share one backend.
+      const copied = stream("copy");
+      await store.save({ ...loaded, streamId: copied });
+      assertEqual(
+        (await store.load(copied))?.state,
+        { n: 1 },
+        "a loaded snapshot (storedBytes and all) saves as it is",
+      );
+    },
+  );
+
   add("invalid store options are refused with a ValidationError", async (make) => {
     const bad: unknown[] = [
       { keepLast: 0 },
@@ -514,6 +548,8 @@ export function snapshotStoreContract(options: SnapshotStoreContractOptions): Co
       { telemetry: "false" },
       { personalData: 5 },
       { personalData: { encryptSnapshot: () => null } },
+      // A misspelt key kept the default: 512 bytes, so small states were stored uncompressed.
+      { compression: { format: "gzip", minbytes: 0 } },
     ];
     for (const storeOptions of bad) {
       await assertRejects(
