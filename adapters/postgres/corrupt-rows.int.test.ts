@@ -25,6 +25,9 @@ afterAll(async () => {
   await sql.end();
 });
 
+/** What postgres.js adds to an error a statement failed with: the SQL, its values and their types. */
+const POSTGRES_JS_QUERY_PROPERTIES = ["query", "parameters", "args", "types"];
+
 /** What a read threw, or undefined when it read through. */
 const readError = (read: () => AsyncIterable<unknown>): Promise<unknown> =>
   collect(read()).then(
@@ -57,6 +60,10 @@ describe("PostgreSQL rows another tool wrote", () => {
         expect(error).toMatchObject({ code: "EVENT_CORRUPT", streamId: stream, version: 2 });
         expect(error.message).toContain(named);
         expect(error.message).not.toContain("4111");
+        // postgres.js gives an error thrown in a row callback the statement and its parameters.
+        expect(Object.getOwnPropertyNames(error).filter((name) => POSTGRES_JS_QUERY_PROPERTIES.includes(name))).toEqual(
+          [],
+        );
       }
       await sql.unsafe(`DELETE FROM ${schema}.events WHERE stream_id = $1`, [stream]);
     });

@@ -77,12 +77,24 @@ async function pageOf<Row extends readonly unknown[]>(
     Row[]
   > & { forEach?: (take: (row: Row) => void) => PromiseLike<unknown> };
   const events: EventEnvelope[] = [];
+  // A row that is no event (an EventCorruptError) is thrown once the statement has settled, not from
+  // the callback: postgres.js gives an error thrown there the statement's text, its parameters (stream
+  // ids) and their types as properties, which a logger that copies them would print.
+  let failed = false;
+  let failure: unknown;
   const take = (row: Row) => {
-    const event = toEnvelope(row);
-    if (event !== undefined) events.push(event);
+    if (failed) return;
+    try {
+      const event = toEnvelope(row);
+      if (event !== undefined) events.push(event);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
   };
   if (typeof query.forEach === "function") await query.forEach(take);
   else for (const row of await query) take(row);
+  if (failed) throw failure;
   return events;
 }
 
