@@ -544,6 +544,8 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       let state = (await this.#loadState(tx)) as S;
       // The last event whose handler returned the state: blamed if the state cannot be stored.
       let stateFrom: EventEnvelope | undefined;
+      // The last event handled: blamed instead when no handler returned a state (one changed it in place).
+      let last: EventEnvelope | undefined;
       let handled = 0;
       for (const event of events) {
         if (!projection.matches(event)) continue;
@@ -562,8 +564,9 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
           throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
         }
         handled++;
+        last = event;
       }
-      if (projection.stateful && handled > 0) await this.#saveState(tx, state, stateFrom);
+      if (projection.stateful && handled > 0) await this.#saveState(tx, state, stateFrom ?? last);
       if (!early) await move();
       return handled;
     });

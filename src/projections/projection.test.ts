@@ -105,12 +105,37 @@ describe("projection()", () => {
     }
   });
 
+  // Each was taken: an empty list matched no event, and a state that is no JSON failed its first commit,
+  // which the runner retried for ever (onError, never onFailure).
+  test("an empty filter list, or an initialState that is not JSON data, is refused by name when defined", () => {
+    const refusal = (extra: Record<string, unknown>) => {
+      try {
+        projection({ name: "p", handle: async () => undefined, ...extra } as never);
+      } catch (e) {
+        return isValidationError(e) ? e.issues.map((issue) => issue.path) : e;
+      }
+      return undefined;
+    };
+    for (const key of ["streams", "categories", "types"]) expect(refusal({ [key]: [] })).toEqual([[key]]);
+    for (const initialState of [
+      { n: Number.NaN },
+      { text: "a\u0000b" },
+      { at: new Date(0) },
+      Number.POSITIVE_INFINITY,
+    ]) {
+      expect(refusal({ initialState })?.[0]?.[0]).toBe("initialState");
+    }
+    expect(refusal({ initialState: { n: 0, tags: ["a"], note: null } })).toBeUndefined();
+    expect(refusal({ types: ["CartOpened"] })).toBeUndefined();
+  });
+
   test("matches exactly the events every given filter takes (property)", () => {
     const word = fc.constantFrom("A", "B", "C");
     fc.assert(
       fc.property(
-        fc.option(fc.array(word), { nil: undefined }),
-        fc.option(fc.array(word), { nil: undefined }),
+        // An empty list is refused (it would match nothing).
+        fc.option(fc.array(word, { minLength: 1 }), { nil: undefined }),
+        fc.option(fc.array(word, { minLength: 1 }), { nil: undefined }),
         word,
         word,
         word,
@@ -629,6 +654,26 @@ describe("ProjectionRunner state", () => {
     const readModels = new InMemoryReadModelStore();
     await expectFailureAt(2, defined, eventStore, readModels);
     expect(await readModels.checkpoints.load("projection:nan-state")).toBeUndefined();
+  });
+
+  // No handler returned the state, so none was blamed: the store's refusal left the runner as a failure
+  // to retry, for ever (onError), never onFailure.
+  test("a state a handler makes no JSON in place fails the projection at the last event handled, not a retry", async () => {
+    const eventStore = new InMemoryEventStore();
+    await eventStore.appendToStream("Cart-1", [
+      { type: "T", data: 1 },
+      { type: "T", data: 2 },
+    ]);
+    const defined = projection<EventEnvelope<"T", number>, { n: number }>({
+      name: "nan-in-place",
+      types: ["T"],
+      initialState: { n: 0 },
+      handle: async (event, { state }) => {
+        state.n = event.data === 2 ? Number.NaN : state.n + event.data;
+      },
+    });
+    const readModels = new InMemoryReadModelStore();
+    await expectFailureAt(2, defined, eventStore, readModels);
   });
 });
 

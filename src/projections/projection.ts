@@ -3,6 +3,7 @@ import { type Issue, ValidationError } from "../errors.js";
 import { isStreamLifecycleEvent } from "../event-store/stream-deletion.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
+import { jsonIssues } from "../internal/json.js";
 import { functionIssues, kindOf, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import type { ReadModelWriter } from "./read-model-store.js";
 
@@ -146,11 +147,17 @@ function definitionIssues(definition: unknown): Issue[] {
     issues.push(...nameIssues(d.name, "projection name", MAX_PROJECTION_NAME_LENGTH, ["name"]));
   }
   issues.push(...functionIssues(d.handle, "handle", true), ...functionIssues(d.prefetch, "prefetch"));
+  // Stored with the checkpoint: a NaN or a U+0000 was refused at the first commit, which the runner
+  // took for a passing failure and retried for ever.
+  if (d.initialState !== undefined) issues.push(...jsonIssues(d.initialState, ["initialState"], { refuseNul: true }));
   for (const key of ["streams", "categories", "types"] as const) {
     const list = d[key];
     if (list === undefined) continue;
     if (!Array.isArray(list) || list.some((item) => typeof item !== "string" || item === "")) {
       issues.push({ path: [key], message: `${key} must be an array of non-empty strings` });
+    } else if (list.length === 0) {
+      // Taken, it matched nothing: the runner read every event and handed none to the handler.
+      issues.push({ path: [key], message: `${key} must list at least one: an empty list would match no event` });
     } else if (key === "categories") {
       list.forEach((item: string, index) => {
         const issue = categorySeparatorIssue(item, "list a stream under streams");
