@@ -84,9 +84,11 @@ export const ErrorCodeRegistry = {
   // A literal, not ErrorCode.ImportConflict: a property read would keep this object in every bundle
   // (bundlers cannot prove it free of side effects), the smallest Worker included.
   import: { Conflict: "IMPORT_CONFLICT" },
+  /** A helper of `@eventflows/core/testing` (`assertEqual`, `thenEvents`, a contract case) found a difference. */
+  testing: { AssertionFailed: "ASSERTION_FAILED" },
   live: { TooManyClients: "LIVE_TOO_MANY_CLIENTS", HubClosed: "LIVE_HUB_CLOSED" },
   liveClient: {
-    /** The server refused the subscription for good (401, 403, 400, 404): the client does not retry. */
+    /** The server refused the subscription for good (400, 401, 403, 404, 405): the client does not retry. */
     Refused: "LIVE_SUBSCRIPTION_REFUSED",
     /** The connection failed or dropped; the client retries with backoff. */
     Disconnected: "LIVE_DISCONNECTED",

@@ -108,7 +108,7 @@ describe("projection()", () => {
   // Each was taken: an empty list matched no event, and a state that is no JSON failed its first commit,
   // which the runner retried for ever (onError, never onFailure).
   test("an empty filter list, or an initialState that is not JSON data, is refused by name when defined", () => {
-    const refusal = (extra: Record<string, unknown>) => {
+    const refusal = (extra: Record<string, unknown>): unknown => {
       try {
         projection({ name: "p", handle: async () => undefined, ...extra } as never);
       } catch (e) {
@@ -123,7 +123,7 @@ describe("projection()", () => {
       { at: new Date(0) },
       Number.POSITIVE_INFINITY,
     ]) {
-      expect(refusal({ initialState })?.[0]?.[0]).toBe("initialState");
+      expect((refusal({ initialState }) as (string | number)[][] | undefined)?.[0]?.[0]).toBe("initialState");
     }
     expect(refusal({ initialState: { n: 0, tags: ["a"], note: null } })).toBeUndefined();
     expect(refusal({ types: ["CartOpened"] })).toBeUndefined();

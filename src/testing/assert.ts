@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { EventFlowsError, ValidationError } from "../errors.js";
 import { deepEqual } from "../internal/deep-equal.js";
 import { assertDelayMs, kindOf } from "../internal/validate.js";
 
@@ -6,8 +6,13 @@ import { assertDelayMs, kindOf } from "../internal/validate.js";
  * Assertions without a test framework, so that the contract suites run unchanged under bun:test,
  * node:test, vitest, or inside a Worker.
  */
-export class AssertionError extends Error {
+export class AssertionError extends EventFlowsError {
   override readonly name = "AssertionError";
+
+  /** `ASSERTION_FAILED`: an EventFlowsError as every error the library throws, its code a literal (see errors.ts). */
+  constructor(message: string, options: { readonly cause?: unknown } = {}) {
+    super("ASSERTION_FAILED", message, options);
+  }
 }
 
 export function assert(condition: unknown, message: string): asserts condition {
