@@ -1,7 +1,7 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
 import { jsonIssues } from "../internal/json.js";
-import { functionIssues, isName, kindOf, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { functionIssues, isName, kindOf, MAX_TYPE_LENGTH, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { textOf } from "./records.js";
 import { MAX_SAGA_KEY_LENGTH } from "./saga-store.js";
 
@@ -89,14 +89,38 @@ export interface SagaDefinition<E extends DomainEvent = DomainEvent, State = unk
   readonly keyOf: (event: EnvelopeOf<E>) => string | ValidationError;
 }
 
+const DEFINITION_KEYS = [
+  "name",
+  "startedBy",
+  "handles",
+  "correlate",
+  "initialState",
+  "on",
+  "onTimeout",
+] as const satisfies readonly (keyof SagaDefinitionInput<DomainEvent, unknown>)[];
+
+/**
+ * The fields a definition adds to its input, made afresh from it: passed back in, by a saga derived
+ * from a defined one (`defineSaga({ ...saga, name })`), they are no misspelling, and are not refused.
+ */
+const DERIVED_KEYS: readonly unknown[] = ["types", "keyOf"] satisfies readonly Exclude<
+  keyof SagaDefinition,
+  keyof SagaDefinitionInput<DomainEvent, unknown>
+>[];
+
 /**
  * Defines a saga. Checks the definition at once: a saga without correlation, a type without a
- * handler or an initial state that is not JSON is a {@link ValidationError} here, not at run time.
+ * handler, a handler for a type it does not declare, a key it does not take or an initial state
+ * that is not JSON is a {@link ValidationError} here, not at run time.
  */
 export function defineSaga<E extends DomainEvent, State>(
   input: SagaDefinitionInput<E, State>,
 ): SagaDefinition<E, State> {
-  const issues: Issue[] = [];
+  // A misspelt key was dropped without a word: with `handels`, its events reached no instance, so the
+  // saga never compensated, and nothing was reported.
+  const issues: Issue[] = unknownKeyIssues(input, DEFINITION_KEYS).filter(
+    (issue) => !DERIVED_KEYS.includes(issue.path[0]),
+  );
   issues.push(...nameIssues(input?.name, "saga name", MAX_SAGA_KEY_LENGTH, ["name"]));
   // The name opens every command and timeout id (`<name>/<key>/…`), whose keys may hold `/`: saga
   // `a/b` with key `c` and saga `a` with key `b/c` would send commands under one id (a command-side
@@ -128,12 +152,14 @@ export function defineSaga<E extends DomainEvent, State>(
         issues.push({ path: ["correlate", type], message: `"${type}" has no correlation function` });
       }
     }
+    issues.push(...undeclaredTypeIssues(correlate, types, "correlate", "its correlation function would never run"));
   }
   for (const type of types) {
     if (!ownFunction(input?.on, type)) {
       issues.push({ path: ["on", type], message: `"${type}" has no handler` });
     }
   }
+  issues.push(...undeclaredTypeIssues(input?.on, types, "on", "its handler would never run"));
   const onTimeout: unknown = input?.onTimeout;
   if (onTimeout !== undefined && (typeof onTimeout !== "object" || onTimeout === null)) {
     issues.push({
@@ -163,6 +189,22 @@ export function defineSaga<E extends DomainEvent, State>(
     return keyFrom(name, event, value);
   };
   return { ...input, handles, types, keyOf };
+}
+
+/**
+ * An entry of `on` or `correlate` for a type in neither `startedBy` nor `handles`: the runtime routes
+ * only declared types, so it would never run (a type left out of `handles`, or misspelt in it,
+ * compensated nothing).
+ */
+function undeclaredTypeIssues(record: unknown, types: ReadonlySet<string>, key: string, never: string): Issue[] {
+  if (typeof record !== "object" || record === null) return [];
+  const issues: Issue[] = [];
+  for (const type of Object.keys(record)) {
+    if (!types.has(type)) {
+      issues.push({ path: [key, type], message: `"${type}" is in neither startedBy nor handles: ${never}` });
+    }
+  }
+  return issues;
 }
 
 const ownFunction = (holder: unknown, name: string): boolean =>

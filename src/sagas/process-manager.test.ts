@@ -160,6 +160,38 @@ describe("defineProcessManager", () => {
     expect(refusal({ ignore: { a: ["A"] }, onTimeout: { expiry: { a: { to: "a" } } } })).toBeUndefined();
   });
 
+  test("a key the definition does not take (ignores for ignore) is refused at definition, by name", () => {
+    // Taken, `ignores` was dropped: the events it listed were NoTransitionErrors in that state.
+    expect(refusal({ ignores: { a: ["A"] }, onTimout: {} })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [
+        {
+          path: ["ignores"],
+          message: expect.stringMatching(/^is not an option \(the options are name, .*ignore, onTimeout\)$/),
+        },
+        { path: ["onTimout"], message: expect.stringContaining("is not an option") },
+      ],
+    });
+    expect(refusal({ handles: [], final: [], ignore: {}, onTimeout: {} })).toBeUndefined();
+  });
+
+  test("a transition's misspelt key, a transition or correlation on an undeclared type are refused by name", () => {
+    // Each was taken: a `gaurd` was dropped and the transition always taken; a transition or a
+    // correlation function on a type in neither startedBy nor handles never ran.
+    expect(refusal({ transitions: { a: { A: { to: "a", gaurd: () => false } } } })?.issues).toEqual([
+      { path: ["transitions", "a", "A", "gaurd"], message: "is not an option (the options are to, guard, action)" },
+    ]);
+    expect(refusal({ transitions: { a: { A: { to: "a" }, C: { to: "a" } } } })?.issues?.map((i) => i.path)).toEqual([
+      ["transitions", "a", "C"],
+    ]);
+    expect(refusal({ correlate: { A: () => "k", C: () => "k" } })?.issues?.map((i) => i.path)).toEqual([
+      ["correlate", "C"],
+    ]);
+    expect(
+      refusal({ transitions: { a: { A: [{ to: "a", guard: () => true, action: () => undefined }] } } }),
+    ).toBeUndefined();
+  });
+
   test("states named like Object's methods find no transition, ignore list or timeout transition on Object", async () => {
     // TypeScript refuses these state names; a JavaScript caller may use them.
     const pm = defineProcessManager({

@@ -1,6 +1,6 @@
 import { type Issue, NoTransitionError, ValidationError } from "../errors.js";
 import type { DomainEvent, EnvelopeOf } from "../events/envelope.js";
-import { kindOf } from "../internal/validate.js";
+import { kindOf, unknownKeyIssues } from "../internal/validate.js";
 import {
   type Correlate,
   defineSaga,
@@ -56,6 +56,20 @@ export interface ProcessManagerInput<E extends DomainEvent, S extends string, D>
 
 type AnyTransition = Transition<string, unknown, unknown>;
 
+const DEFINITION_KEYS = [
+  "name",
+  "startedBy",
+  "handles",
+  "correlate",
+  "states",
+  "initial",
+  "final",
+  "data",
+  "transitions",
+  "ignore",
+  "onTimeout",
+] as const satisfies readonly (keyof ProcessManagerInput<DomainEvent, string, unknown>)[];
+
 /**
  * Defines a process manager: a typed state machine persisted like any saga (it is one, with
  * `ProcessState` as its state). Give the event union, the state names and the data type:
@@ -66,7 +80,8 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
 ): SagaDefinition<E, ProcessState<S, D>> {
   const states = new Set<string>(input?.states ?? []);
   const final = new Set<string>(input?.final ?? []);
-  const issues: Issue[] = [];
+  // A misspelt key was dropped without a word: events listed under `ignores` were NoTransitionErrors.
+  const issues: Issue[] = unknownKeyIssues(input, DEFINITION_KEYS);
   if (states.size === 0) issues.push({ path: ["states"], message: "must list at least one state" });
   if (!states.has(input?.initial))
     issues.push({ path: ["initial"], message: `"${String(input?.initial)}" is not a declared state` });
@@ -74,9 +89,17 @@ export function defineProcessManager<E extends DomainEvent, S extends string, D>
     if (!states.has(state)) issues.push({ path: ["final"], message: `"${state}" is not a declared state` });
   // The types stop a TypeScript caller; this stops a JavaScript one.
   const transitions = (input?.transitions ?? {}) as Record<string, Record<string, AnyTransition | AnyTransition[]>>;
+  const declared = new Set<string>([...(input?.startedBy ?? []), ...(input?.handles ?? [])]);
   for (const [from, byType] of Object.entries(transitions)) {
     if (!states.has(from)) issues.push({ path: ["transitions", from], message: `"${from}" is not a declared state` });
     for (const [type, listed] of Object.entries(byType ?? {})) {
+      // The runtime routes declared types only: a transition on any other never fired.
+      if (!declared.has(type)) {
+        issues.push({
+          path: ["transitions", from, type],
+          message: `"${type}" is in neither startedBy nor handles: this transition would never be taken`,
+        });
+      }
       for (const transition of [listed].flat()) {
         if (!states.has(transition?.to)) {
           issues.push({
@@ -188,9 +211,12 @@ function passes(
   return Boolean(verdict);
 }
 
+const TRANSITION_KEYS = ["to", "guard", "action"] as const satisfies readonly (keyof AnyTransition)[];
+
 /** A transition's `guard` and `action`, when given, are called at run time: anything but a function is refused now. */
 function hookIssues(transition: AnyTransition | undefined, path: readonly string[]): Issue[] {
-  const issues: Issue[] = [];
+  // A misspelt `gaurd` was dropped, and the transition was always taken.
+  const issues: Issue[] = unknownKeyIssues(transition, TRANSITION_KEYS, path);
   for (const hook of ["guard", "action"] as const) {
     const value = transition?.[hook];
     if (value !== undefined && typeof value !== "function") {

@@ -320,6 +320,54 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
     expect(() => defineSaga({ ...proto, correlate: () => "k" } as never)).toThrow(/"constructor" has no handler/);
   });
 
+  test("a misspelt key of the definition, and a handler for a type it does not declare, are refused by name", async () => {
+    const base = {
+      name: "Fulfilment",
+      startedBy: ["OrderPlaced"],
+      correlate: () => "o1",
+      initialState: {},
+      on: { OrderPlaced: () => undefined, PaymentFailed: () => undefined },
+    };
+    const define = defineSaga as (input: unknown) => unknown;
+    const refusal = (input: object) => {
+      try {
+        define(input);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    // Taken, `handels` was dropped: PaymentFailed reached no instance (no outcome, no failure), so the
+    // saga never compensated.
+    expect(refusal({ ...base, handels: ["PaymentFailed"] })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [
+        {
+          path: ["handels"],
+          message: expect.stringMatching(/^is not an option \(the options are name, startedBy, handles, /),
+        },
+        { path: ["on", "PaymentFailed"], message: expect.stringContaining("in neither startedBy nor handles") },
+      ],
+    });
+    expect(refusal({ ...base, handles: ["PaymentFailed"], onTimout: {} })).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [{ path: ["onTimout"], message: expect.stringContaining("is not an option") }],
+    });
+    // A handler of a type in neither list would never run: refused, though every declared type has one.
+    expect(refusal(base)).toMatchObject({
+      code: ErrorCode.Validation,
+      issues: [
+        {
+          path: ["on", "PaymentFailed"],
+          message: '"PaymentFailed" is in neither startedBy nor handles: its handler would never run',
+        },
+      ],
+    });
+    expect(refusal({ ...base, handles: ["PaymentFailed"], onTimeout: {} })).toBeUndefined();
+    // What a definition adds (types, keyOf) is no misspelling: a saga derived from a defined one is taken.
+    expect(refusal({ ...orderSaga, name: "Copy" })).toBeUndefined();
+  });
+
   test("runtime options it would only fail on later, and a start interval no timer keeps, are a ValidationError at once", () => {
     const good = { store: new InMemorySagaStore(), commands: recordingBus().bus, sagas: [orderSaga] };
     for (const bad of [

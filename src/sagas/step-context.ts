@@ -1,6 +1,6 @@
 import { type Issue, ValidationError } from "../errors.js";
 import type { DomainEvent } from "../events/envelope.js";
-import { isName, kindOf, MAX_DELAY_MS, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { isName, kindOf, MAX_DELAY_MS, MAX_TYPE_LENGTH, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { type SagaContext, type SagaDefinitionInput, type ScheduleOptions, timeoutHandler } from "./define-saga.js";
 import type { Compensation } from "./types.js";
 
@@ -42,6 +42,7 @@ export class StepContext implements SagaContext {
 
   schedule(options: ScheduleOptions): void {
     assertName(options?.name, "timeout name");
+    assertScheduleKeys(options);
     const dueAt = dueTime(options, this.now());
     if (this.saga !== undefined && timeoutHandler(this.saga, options.name) === undefined) {
       throw new ValidationError(`Invalid timeout "${options.name}"`, [
@@ -69,6 +70,23 @@ export class StepContext implements SagaContext {
 
   ignore(reason = "ignored by the saga"): void {
     this.ignored = reason;
+  }
+}
+
+const SCHEDULE_KEYS: readonly string[] = ["after", "at", "name", "data"] satisfies readonly (keyof ScheduleOptions)[];
+
+/**
+ * A key `schedule` does not take: a misspelt `dat` fired the timeout with `data` null. Run per step,
+ * so no issue list is made unless a key is unknown.
+ */
+function assertScheduleKeys(options: ScheduleOptions): void {
+  for (const key in options) {
+    if (Object.hasOwn(options, key) && !SCHEDULE_KEYS.includes(key)) {
+      throw new ValidationError(
+        `Invalid timeout "${options.name}"`,
+        unknownKeyIssues(options, SCHEDULE_KEYS, ["schedule"]),
+      );
+    }
   }
 }
 

@@ -192,6 +192,39 @@ describe("saga timeouts", () => {
     );
   });
 
+  test("a step scheduling with a key schedule does not take (dat for data) fails as a ValidationError naming it, nothing written", async () => {
+    const saga = defineSaga<{ type: "Go"; data: { id: string } }, object>({
+      name: "Misspelt",
+      startedBy: ["Go"],
+      correlate: (event) => event.data.id,
+      initialState: {},
+      on: {
+        Go: (state, _event, ctx) => {
+          // Taken, `dat` was dropped: the timeout fired with data null.
+          ctx.schedule({ after: 1000, name: "expiry", dat: { x: 1 } } as never);
+          return state;
+        },
+      },
+      onTimeout: { expiry: (state) => state },
+    });
+    const store = new InMemorySagaStore();
+    const runtime = new SagaRuntime({
+      store,
+      commands: recordingBus().bus,
+      sagas: [saga],
+      now: () => T0,
+      onError: () => {},
+    });
+    const [outcome] = await runtime.handle(orderEvent("Go" as never, "k", { id: "k" }));
+    expect(outcome?.outcome).toBe("failed");
+    expect(outcome?.error).toBeInstanceOf(ValidationError);
+    expect((outcome?.error as ValidationError | undefined)?.issues).toEqual([
+      { path: ["schedule", "dat"], message: "is not an option (the options are after, at, name, data)" },
+    ]);
+    expect(await store.list()).toEqual([]);
+    expect(await store.nextDueAt()).toBeUndefined();
+  });
+
   test("a stored timeout the saga no longer handles is reported once and dropped, not fired every leaseMs", async () => {
     const definition = (onTimeout: Record<string, (state: object) => object>) =>
       defineSaga<{ type: "Go"; data: { id: string } }, object>({
