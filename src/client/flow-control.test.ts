@@ -6,8 +6,9 @@
  * (the Hono routes' `open`) it sends nothing.
  */
 import { afterEach, expect, test } from "bun:test";
+import { EventCorruptError, type EventFlowsError, isEventFlowsError } from "../errors.js";
 import { testEnvelope } from "../testing/index.js";
-import { subscribeLive } from "./index.js";
+import { LiveStreamError, subscribeLive } from "./index.js";
 
 let server: ReturnType<typeof Bun.serve> | undefined;
 afterEach(() => {
@@ -144,4 +145,140 @@ test("a close the server gives no reason for (1000 from a proxy, say) is reporte
   expect(opened).toBeGreaterThanOrEqual(2);
   expect(ends).toEqual([]);
   expect(errors[0]).toBe("LIVE_DISCONNECTED: The live stream closed (1000)");
+});
+
+/**
+ * A server whose nth connection sends `open`, then `script[n]`'s messages, then closes with its code and
+ * reason (the last entry serves every later connection); `opened` counts the connections.
+ */
+function closingWith(script: readonly { code: number; reason: string; messages?: readonly string[] }[]) {
+  const state = { opened: 0 };
+  server = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (request, s) =>
+      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
+    websocket: {
+      open(ws) {
+        const step = script[Math.min(state.opened, script.length - 1)] as (typeof script)[number];
+        state.opened += 1;
+        ws.send(JSON.stringify({ kind: "open", position: 0 }));
+        for (const message of step.messages ?? []) ws.send(message);
+        ws.close(step.code, step.reason);
+      },
+      message() {},
+    },
+  });
+  return { url: `http://127.0.0.1:${server.port}/events`, state };
+}
+
+test("only the servers' closes (4008, 1001, 1011) reach onEnd, with the reason each stands for; 4001, 4999, 3000 are drops reported to onError", async () => {
+  // Before: any close from 4001 to 4999 (a proxy's, a hostile server's) went to onEnd with its own text
+  // ("proxy says go away"), and onError never heard of it.
+  const closes = [
+    { code: 4001, reason: "proxy says go away" },
+    { code: 4999, reason: "whatever" },
+    { code: 3000, reason: "x" },
+    { code: 4008, reason: "slow-consumer" },
+    { code: 1001, reason: "not shutdown" },
+    { code: 1011, reason: "" },
+  ];
+  const { url, state } = closingWith([...closes, { code: 1000, reason: "bye" }]);
+  const errors: unknown[] = [];
+  const ends: string[] = [];
+  const subscription = subscribeLive({
+    url,
+    transport: "websocket",
+    backoff: { initialMs: 1, maxMs: 1 },
+    onEvent: () => {},
+    onError: (error) => void errors.push(error),
+    onEnd: (reason) => void ends.push(reason),
+  });
+  try {
+    await until(() => state.opened > closes.length && ends.length + errors.length >= closes.length, "the closes");
+  } finally {
+    await subscription.close();
+  }
+  expect(ends).toEqual(["slow-consumer", "shutdown", "error"]);
+  const reported = errors.slice(0, 3) as LiveStreamError[];
+  for (const error of reported) {
+    expect(error).toBeInstanceOf(LiveStreamError);
+    expect(isEventFlowsError(error)).toBe(true);
+    expect(error.cause).toBeUndefined();
+  }
+  expect(reported.map((error) => `${error.code}: ${error.message}`)).toEqual([
+    "LIVE_DISCONNECTED: The live stream closed (4001)",
+    "LIVE_DISCONNECTED: The live stream closed (4999)",
+    "LIVE_DISCONNECTED: The live stream closed (3000)",
+  ]);
+  // Nothing of the closes' own text reached a callback.
+  expect(JSON.stringify([ends, errors.map((error) => (error as Error).message)])).not.toMatch(
+    /proxy|whatever|not shutdown/,
+  );
+});
+
+test("a Durable Object's error message before its 1011 close reaches onError as the typed EventCorruptError (the cause of a LIVE_DISCONNECTED), then onEnd('error')", async () => {
+  // Before: the `{"kind":"error",…}` message was ignored (the client read only `open` and `event`), so the
+  // error naming the unreadable row reached no callback: onEnd("error") alone.
+  const corrupt = new EventCorruptError("Order-7", 3, "data is not JSON");
+  const wire = JSON.stringify({
+    kind: "error",
+    error: {
+      code: corrupt.code,
+      message: corrupt.message,
+      fields: { streamId: "Order-7", version: 3, reason: "data is not JSON" },
+    },
+  });
+  const other = JSON.stringify({
+    kind: "error",
+    error: { code: "SERVICE_ERROR", message: "EventStoreObject subscribe failed", fields: {} },
+  });
+  const { url, state } = closingWith([
+    { code: 1011, reason: "error", messages: [wire] },
+    // Not an error of ours (no code): passed by, as any other message the client does not know.
+    { code: 1011, reason: "error", messages: ['{"kind":"error","error":{"message":"no code"}}'] },
+    // An error, then a close that is no server end: the drop reported carries it as its cause.
+    { code: 1000, reason: "bye", messages: [other] },
+  ]);
+  const errors: LiveStreamError[] = [];
+  const calls: string[] = [];
+  const subscription = subscribeLive({
+    url,
+    transport: "websocket",
+    backoff: { initialMs: 1, maxMs: 1 },
+    onEvent: () => {},
+    onError: (error) => {
+      errors.push(error);
+      calls.push(`onError ${error.code}`);
+    },
+    onEnd: (reason) => void calls.push(`onEnd ${reason}`),
+  });
+  try {
+    await until(() => state.opened >= 3 && errors.length >= 2, "the three connections");
+  } finally {
+    await subscription.close();
+  }
+  expect(calls.slice(0, 4)).toEqual([
+    "onError LIVE_DISCONNECTED",
+    "onEnd error",
+    "onEnd error",
+    "onError LIVE_DISCONNECTED",
+  ]);
+  const [first, third] = errors as [LiveStreamError, LiveStreamError];
+  expect(first).toBeInstanceOf(LiveStreamError);
+  expect(first.message).toBe("The live stream's server reported an error (EVENT_CORRUPT) and closed (1011)");
+  const cause = first.cause as EventCorruptError;
+  expect(cause).toBeInstanceOf(EventCorruptError);
+  expect(isEventFlowsError(cause)).toBe(true);
+  expect([cause.code, cause.streamId, cause.version, cause.reason, cause.message]).toEqual([
+    "EVENT_CORRUPT",
+    "Order-7",
+    3,
+    "data is not JSON",
+    corrupt.message,
+  ]);
+  expect(third.message).toBe("The live stream closed (1000)");
+  const second = third.cause as EventFlowsError;
+  expect(isEventFlowsError(second)).toBe(true);
+  expect([second.code, second.message]).toEqual(["SERVICE_ERROR", "EventStoreObject subscribe failed"]);
 });

@@ -1,4 +1,4 @@
-import { type Issue, ValidationError } from "../errors.js";
+import { ErrorCode, EventCorruptError, EventFlowsError, type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { callHook } from "../internal/hooks.js";
 import {
@@ -42,6 +42,8 @@ export interface LiveClientOptions<E extends EventEnvelope = EventEnvelope> {
   /**
    * Told when the server ends the stream, with its reason: `slow-consumer`, `shutdown`, `error` (the
    * server failed reading the store: SSE's `end` message, WebSocket's close 1011); the client then reconnects.
+   * Over WebSocket only the closes 4008, 1001 and 1011 are such ends, each with the reason it stands for:
+   * any other close (1000, or another 4xxx from a proxy) is a drop, reported to `onError`.
    */
   readonly onEnd?: (reason: string) => void;
   /** SSE only: request headers (an `Authorization`), or a function giving them per connection. */
@@ -117,6 +119,17 @@ const LIVE_CLIENT_OPTIONS = [
   "fetch",
   "WebSocket",
 ] as const satisfies readonly (keyof LiveClientOptions)[];
+
+/**
+ * The WebSocket close codes the library's servers end a stream with (the Hono live routes' `LIVE_CLOSE_CODES`,
+ * a Durable Object's LiveSubscribers), and the reason each stands for: onEnd gets that reason, never the
+ * close's own text. Any other code, 4xxx included, is a drop (`LIVE_DISCONNECTED`).
+ */
+const SERVER_ENDS: ReadonlyMap<number, string> = new Map([
+  [4008, "slow-consumer"],
+  [1001, "shutdown"],
+  [1011, "error"],
+]);
 
 /** Connections refused for good: retrying cannot help. */
 const REFUSED = new Set([400, 401, 403, 404, 405]);
@@ -335,6 +348,8 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       // itself, so that it can hibernate). The Hono live routes ask for neither.
       let ackEvery = 0;
       let received = 0;
+      /** The error a Durable Object's LiveSubscribers sent before its 1011 close: the unreadable row it met. */
+      let serverError: EventFlowsError | undefined;
       let pinger: ReturnType<typeof setInterval> | undefined;
       const send = (text: string) => {
         if (socket.readyState === 1) socket.send(text);
@@ -356,6 +371,10 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
                 pinger = setInterval(() => send(PING), Math.min(pingMs as number, Math.max(10, idleTimeoutMs / 2)));
               return opened(parsed);
             }
+            if (parsed.kind === "error") {
+              serverError = wireError((parsed as { error?: unknown }).error) ?? serverError;
+              return;
+            }
             if (parsed.kind !== "event" || parsed.event === undefined) return;
             await handle(parsed.event, (parsed as { more?: unknown }).more === true);
             received += 1;
@@ -374,15 +393,38 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         if (pinger !== undefined) clearInterval(pinger);
         void chain.then(() => {
           if (failed !== undefined) return reject(failed);
+          // The error the server sent (a Durable Object's unreadable row) goes to onError first, as the
+          // cause of the drop it ended with: onEnd's reason alone does not say which row.
+          const cause = serverError === undefined ? undefined : { cause: serverError };
+          const end = SERVER_ENDS.get(event.code);
           // The server's ends (4008 slow-consumer, 1001 shutdown, 1011 error: it failed reading the
-          // store) go to onEnd, as the SSE `end` message does, the same failure the same callback.
-          if (event.code >= 4000 && event.code !== 4000) ended(event.reason);
-          else if (event.code === 1001) ended(event.reason || "shutdown");
-          else if (event.code === 1011) ended(event.reason || "error");
-          // Any other close is a drop the server did not explain, 1000 included (a proxy's): the
-          // client's own closes (close(), a failed handler) are known by the abort and `failed`.
+          // store) go to onEnd, as the SSE `end` message does, the same failure the same callback,
+          // with the reason the code stands for, not the close's text.
+          if (end !== undefined) {
+            if (cause !== undefined && !signal.aborted) {
+              report(
+                new LiveStreamError(
+                  LiveClientErrorCode.Disconnected,
+                  `The live stream's server reported an error (${serverError?.code}) and closed (${event.code})`,
+                  undefined,
+                  cause,
+                ),
+              );
+            }
+            ended(end);
+          }
+          // Any other close is a drop the server did not explain, 1000 included (a proxy's), and so is
+          // any other 4xxx (a proxy's, a gateway's): the library's servers send none. The client's own
+          // closes (close(), a failed handler) are known by the abort and `failed`.
           else if (!signal.aborted) {
-            report(new LiveStreamError(LiveClientErrorCode.Disconnected, `The live stream closed (${event.code})`));
+            report(
+              new LiveStreamError(
+                LiveClientErrorCode.Disconnected,
+                `The live stream closed (${event.code})`,
+                undefined,
+                cause,
+              ),
+            );
           }
           resolve();
         });
@@ -506,6 +548,40 @@ function eventOf(data: string): unknown {
   } catch {
     throw new LiveStreamError(LiveClientErrorCode.Disconnected, "The live stream sent an event that is not JSON");
   }
+}
+
+/** The longest code and message kept of an `error` message a server sends: what it says stays bounded. */
+const MAX_WIRE_CODE = 64;
+const MAX_WIRE_MESSAGE = 1024;
+
+/**
+ * The typed error of a Durable Object's `{"kind":"error","error":{code,message,fields}}` message (the
+ * shape its replies carry): an `EventCorruptError` with its stream and version when the fields name them,
+ * else an `EventFlowsError` with the code and message. Undefined for anything else: it is no error of ours.
+ */
+function wireError(value: unknown): EventFlowsError | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { code, message, fields } = value as { code?: unknown; message?: unknown; fields?: unknown };
+  if (typeof code !== "string" || !/^[A-Z][A-Z0-9_]*$/.test(code) || code.length > MAX_WIRE_CODE) return undefined;
+  if (typeof message !== "string") return undefined;
+  const text = message.length > MAX_WIRE_MESSAGE ? `${message.slice(0, MAX_WIRE_MESSAGE)}…` : message;
+  const f = (typeof fields === "object" && fields !== null ? fields : {}) as Record<string, unknown>;
+  let error: EventFlowsError;
+  if (
+    code === ErrorCode.EventCorrupt &&
+    typeof f.streamId === "string" &&
+    f.streamId.length <= MAX_WIRE_MESSAGE &&
+    Number.isSafeInteger(f.version) &&
+    typeof f.reason === "string" &&
+    f.reason.length <= MAX_WIRE_MESSAGE
+  ) {
+    error = new EventCorruptError(f.streamId, f.version as number, f.reason);
+  } else {
+    error = new EventFlowsError(code, text);
+  }
+  // The server's own wording, which the rebuilt error's constructor would compose differently.
+  Object.defineProperty(error, "message", { value: text, configurable: true, writable: true });
+  return error;
 }
 
 function endReason(data: string): string {
