@@ -11,6 +11,17 @@ import { testEnvelope } from "../testing/index.js";
 import { LiveStreamError, subscribeLive } from "./index.js";
 
 let server: ReturnType<typeof Bun.serve> | undefined;
+
+/** A WebSocket server on loopback with these handlers: every request is upgraded. */
+function serveWebSocket(websocket: Bun.WebSocketHandler<undefined>): ReturnType<typeof Bun.serve> {
+  return Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (request, s) =>
+      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
+    websocket,
+  });
+}
 afterEach(() => {
   server?.stop(true);
   server = undefined;
@@ -20,26 +31,20 @@ function objectLike(open: Record<string, unknown>, events: number) {
   const received: string[] = [];
   // Pings by connection: what one connection received, however many the client opened.
   const pings = new Map<unknown, number>();
-  server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch: (request, s) =>
-      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
-    websocket: {
-      open(ws) {
-        ws.send(JSON.stringify({ kind: "open", position: 0, ...open }));
-        for (let n = 1; n <= events; n++) {
-          ws.send(JSON.stringify({ kind: "event", event: { ...testEnvelope("E", "S-1", { n }), globalPosition: n } }));
-        }
-      },
-      message(ws, message) {
-        received.push(String(message));
-        // What workerd's auto-response does for the object.
-        if (String(message) === '{"kind":"ping"}') {
-          pings.set(ws, (pings.get(ws) ?? 0) + 1);
-          ws.send('{"kind":"heartbeat"}');
-        }
-      },
+  server = serveWebSocket({
+    open(ws) {
+      ws.send(JSON.stringify({ kind: "open", position: 0, ...open }));
+      for (let n = 1; n <= events; n++) {
+        ws.send(JSON.stringify({ kind: "event", event: { ...testEnvelope("E", "S-1", { n }), globalPosition: n } }));
+      }
+    },
+    message(ws, message) {
+      received.push(String(message));
+      // What workerd's auto-response does for the object.
+      if (String(message) === '{"kind":"ping"}') {
+        pings.set(ws, (pings.get(ws) ?? 0) + 1);
+        ws.send('{"kind":"heartbeat"}');
+      }
     },
   });
   const mostPingsOnOneConnection = () => Math.max(0, ...pings.values());
@@ -115,19 +120,13 @@ test("a close the server gives no reason for (1000 from a proxy, say) is reporte
   // Before: a 1000 was taken for the client's own close, so the drop went unreported (the guide sends
   // every close without one of the server's codes to onError).
   let opened = 0;
-  server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch: (request, s) =>
-      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
-    websocket: {
-      open(ws) {
-        opened += 1;
-        ws.send(JSON.stringify({ kind: "open", position: 0 }));
-        ws.close(1000, "bye");
-      },
-      message() {},
+  server = serveWebSocket({
+    open(ws) {
+      opened += 1;
+      ws.send(JSON.stringify({ kind: "open", position: 0 }));
+      ws.close(1000, "bye");
     },
+    message() {},
   });
   const errors: string[] = [];
   const ends: string[] = [];
@@ -153,21 +152,15 @@ test("a close the server gives no reason for (1000 from a proxy, say) is reporte
  */
 function closingWith(script: readonly { code: number; reason: string; messages?: readonly string[] }[]) {
   const state = { opened: 0 };
-  server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    fetch: (request, s) =>
-      s.upgrade(request, { data: undefined }) ? undefined : new Response("upgrade", { status: 426 }),
-    websocket: {
-      open(ws) {
-        const step = script[Math.min(state.opened, script.length - 1)] as (typeof script)[number];
-        state.opened += 1;
-        ws.send(JSON.stringify({ kind: "open", position: 0 }));
-        for (const message of step.messages ?? []) ws.send(message);
-        ws.close(step.code, step.reason);
-      },
-      message() {},
+  server = serveWebSocket({
+    open(ws) {
+      const step = script[Math.min(state.opened, script.length - 1)] as (typeof script)[number];
+      state.opened += 1;
+      ws.send(JSON.stringify({ kind: "open", position: 0 }));
+      for (const message of step.messages ?? []) ws.send(message);
+      ws.close(step.code, step.reason);
     },
+    message() {},
   });
   return { url: `http://127.0.0.1:${server.port}/events`, state };
 }
