@@ -1208,3 +1208,50 @@ describe("arrays where an event's schema wants an object", () => {
     );
   });
 });
+
+describe("splitEventId", () => {
+  // The carry past the random part was dropped: a stored id near its largest random value gave part 1
+  // an id that wrapped round below the stored one, equal to another event's id.
+  test("every part's id is a ULID that sorts after the stored id and the part before it, for any stored ULID (property)", () => {
+    const digit = fc.constantFrom(..."0123456789ABCDEFGHJKMNPQRSTVWXYZ".split(""));
+    const randomPart = fc.oneof(
+      fc.array(digit, { minLength: 16, maxLength: 16 }).map((cs) => cs.join("")),
+      // Near the largest random value, where the carry reaches the time.
+      fc.array(digit, { minLength: 8, maxLength: 8 }).map((cs) => `ZZZZZZZ${cs.join("")}Z`),
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 47 }), randomPart, fc.integer({ min: 1, max: 5 }), (ms, random, n) => {
+        const stored = `${ulid(ms).slice(0, 10)}${random}`;
+        let previous = stored;
+        for (let i = 1; i <= n; i++) {
+          const id = splitEventId(stored, i);
+          expect(isUlid(id)).toBe(true);
+          expect(compareUlids(id, previous)).toBe(1);
+          previous = id;
+        }
+      }),
+      { examples: [[1_700_000_000_000, "ZZZZZZZZZZZZZZZZ", 3]] },
+    );
+  });
+});
+
+describe("EventRegistry.schema", () => {
+  test("what is no Standard Schema is a ValidationError, a ~standard getter that throws included (its error left raw)", () => {
+    const throwing = Object.defineProperty({}, "~standard", {
+      get() {
+        throw new Error("the wrapper's own text");
+      },
+    });
+    for (const schema of [undefined, {}, { "~standard": {} }, throwing]) {
+      let thrown: unknown;
+      try {
+        eventRegistry().schema("CartOpened", 1, schema as never);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect(String((thrown as Error).message)).not.toContain("the wrapper's own text");
+    }
+    expect(() => eventRegistry().schema("CartOpened", 1, v.object({ id: v.string() }))).not.toThrow();
+  });
+});

@@ -169,7 +169,17 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
   schema<T extends E["type"]>(type: T, version: number, schema: StandardSchema): this {
     assertTypeName(type, "event type");
     assertPositiveInteger(version, "version");
-    if (typeof schema?.["~standard"]?.validate !== "function") {
+    // Read once, in a try: a getter that throws (a Proxy's, a broken wrapper's) is no Standard Schema,
+    // and its own error, whose text the library cannot vouch for, left as a raw Error before.
+    let vendor: unknown;
+    let standard = false;
+    try {
+      standard = typeof schema?.["~standard"]?.validate === "function";
+      vendor = standard ? schema["~standard"].vendor : undefined;
+    } catch {
+      standard = false;
+    }
+    if (!standard) {
       throw new ValidationError("Invalid event schema", [
         { path: [type, version], message: "must be a Standard Schema (a valibot schema, for instance)" },
       ]);
@@ -182,7 +192,7 @@ export class EventRegistry<E extends DomainEvent = DomainEvent> {
       ]);
     }
     // valibot's object schemas take an array: the walk that refuses it is decided here, once per schema.
-    const misplacedArrays = schema["~standard"].vendor === "valibot" ? objectShapeCheck(schema) : undefined;
+    const misplacedArrays = vendor === "valibot" ? objectShapeCheck(schema) : undefined;
     byVersion.set(version, { schema, misplacedArrays });
     this.#schemas.set(type, byVersion);
     this.#chainsChecked = false;

@@ -9,15 +9,19 @@ const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
  * event's time, sorting after it. Not plus `index` alone: `ulid()` is monotonic, so ids made in the same
  * millisecond (the events of one append) differ by one in their random part, and part 1 of a split
  * event was the id of the event appended right after it. A generator would have to make 2^40 ids in
- * one millisecond to reach a part's id now.
+ * one millisecond to reach a part's id now. (A stored id whose random part is near its largest value
+ * carries into the time: the part's id is then a millisecond later, and still sorts after it.)
  */
 export function splitEventId(storedId: string, index: number): string {
   if (index === 0) return storedId;
   const chars = storedId.toUpperCase().split("");
   let carry = index;
-  // Only the random part (the last 16 characters) changes, from its 9th character from the end
-  // (2^40 = 32^8): the time stays the stored event's.
-  for (let i = chars.length - 9; i >= chars.length - 16 && carry > 0; i--) {
+  // The random part (the last 16 characters) changes, from its 9th character from the end (2^40 =
+  // 32^8): the time stays the stored event's. Unless the random part is within index × 2^40 of its
+  // largest value: then the carry goes on into the time (one millisecond later), so the id still sorts
+  // after the stored one. Dropped there, it wrapped the part's id round to below the stored event's,
+  // where it could equal another event's id.
+  for (let i = chars.length - 9; i >= 0 && carry > 0; i--) {
     const sum = CROCKFORD.indexOf(chars[i] as string) + carry;
     chars[i] = CROCKFORD[sum % 32] as string;
     carry = Math.floor(sum / 32);
