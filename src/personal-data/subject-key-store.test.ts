@@ -29,6 +29,14 @@ const garbage: [string, () => Promise<unknown>][] = [
       key: await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]),
     }),
   ],
+  // Records sealed with it were labelled aes-256-gcm.
+  [
+    "an active lookup whose key is a 128-bit AES-GCM key",
+    async () => ({
+      status: "active",
+      key: await crypto.subtle.generateKey({ name: "AES-GCM", length: 128 }, false, ["encrypt", "decrypt"]),
+    }),
+  ],
   [
     "an active lookup whose key may only encrypt",
     async () => ({

@@ -210,8 +210,10 @@ export abstract class SubjectKeyStore {
 function checkedLookup(lookup: SubjectKeyLookup): SubjectKeyLookup {
   const status = (lookup as SubjectKeyLookup | undefined)?.status;
   if (status === "erased" || status === "unknown") return lookup;
-  if (status === "active" && aesGcmKeyFault((lookup as { key?: unknown }).key) === undefined) return lookup;
-  throw new TypeError("The key store's answer is no subject key lookup with a usable AES-GCM key");
+  // 256 bits: the records are labelled aes-256-gcm; a 128-bit key sealed them under that label.
+  const key = (lookup as { key?: { algorithm?: { length?: unknown } } }).key;
+  if (status === "active" && aesGcmKeyFault(key) === undefined && key?.algorithm?.length === 256) return lookup;
+  throw new TypeError("The key store's answer is no subject key lookup with a usable AES-256-GCM key");
 }
 
 /**
