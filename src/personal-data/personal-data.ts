@@ -2,7 +2,7 @@ import { type Issue, PersonalDataError, ValidationError } from "../errors.js";
 import type { EventPages, EventReader } from "../event-store/read-pages.js";
 import type { DomainEvent, EventEnvelope, EventMetadata, PendingEvent } from "../events/envelope.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { setOwn } from "../internal/json.js";
+import { jsonIssues, setOwn } from "../internal/json.js";
 import { isName, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import {
   type CompactMarker,
@@ -239,6 +239,7 @@ export class PersonalData {
   async encryptSnapshot(streamId: string, state: unknown): Promise<unknown> {
     assertNoMarker(state, undefined, "state");
     const rule = this.#snapshots.get(categoryOf(streamId));
+    if (rule !== undefined) assertSealableFields(rule.paths, state);
     const sealed =
       rule === undefined
         ? state
@@ -750,6 +751,22 @@ function collect(value: unknown, path: (string | number)[], out: Found[]): void 
     path.push(key);
     collect(item, path, out);
     path.pop();
+  }
+}
+
+/**
+ * A snapshot's declared fields hold JSON data: they are sealed as JSON, apart from the serializer, so a
+ * Date came back a string, a Map or Set `{}`, a NaN `null`, and a BigInt threw a raw TypeError.
+ * @throws {ValidationError} naming each field that holds something else; nothing is saved.
+ */
+function assertSealableFields(paths: readonly FieldPath[], state: unknown): void {
+  const issues: Issue[] = [];
+  for (const path of paths) {
+    const value = valueAt(state, path);
+    if (value !== undefined && value !== null) issues.push(...jsonIssues(value, ["state", ...path]));
+  }
+  if (issues.length > 0) {
+    throw new ValidationError("Invalid snapshot: a personal field is sealed as JSON and holds something else", issues);
   }
 }
 
