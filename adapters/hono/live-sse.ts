@@ -8,8 +8,10 @@ const encoder = new TextEncoder();
  * and a reader resuming after it would never get the rest. EventSource keeps the last `id` it had, so
  * a reconnect there resumes before the event, and its parts come again.
  */
-export function sseEvent(event: EventEnvelope, more = false): string {
-  const data = `data: ${JSON.stringify(event)}\n\n`;
+export function sseEvent(event: EventEnvelope, more = false, escapeMarkup = false): string {
+  const json = JSON.stringify(event);
+  // The operations UI's JSON escapes `<` (`\u003c`: still JSON), its live feed as its answers.
+  const data = `data: ${escapeMarkup ? json.replaceAll("<", "\\u003c") : json}\n\n`;
   return more ? data : `id: ${event.globalPosition ?? ""}\n${data}`;
 }
 
@@ -40,6 +42,7 @@ export function sseBody(
   connection: LiveConnection,
   heartbeatMs: number,
   signal: AbortSignal,
+  escapeMarkup = false,
 ): ReadableStream<Uint8Array> {
   const gone = () => connection.close("closed");
   // The client may have gone while the hub connected it: an abort already fired fires no listener.
@@ -75,7 +78,7 @@ export function sseBody(
         if (item === undefined) {
           controller.enqueue(encoder.encode(SSE_HEARTBEAT));
         } else if (item.kind === "event") {
-          controller.enqueue(encoder.encode(sseEvent(item.event, item.more === true)));
+          controller.enqueue(encoder.encode(sseEvent(item.event, item.more === true, escapeMarkup)));
         } else {
           finish();
           // A client that stopped reading gets the end frame when (if) it reads again.

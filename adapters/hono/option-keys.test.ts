@@ -226,10 +226,11 @@ describe("liveRoutes and adminRoutes refuse keys they do not take", () => {
     expect(refusedPaths(() => adminRoutes({ store, auth: hook, pollIntervalMS: 200 } as never))).toEqual([
       "pollIntervalMS",
     ]);
-    const runner = {} as never;
+    const runner = { lag: () => undefined, projection: {} } as never;
+    // Misspelt, the key is unknown, and the runner's readModels missing.
     expect(
       refusedPaths(() => adminRoutes({ store, auth: hook, projections: [{ runner, readModel: {} }] } as never)),
-    ).toEqual(["projections.0.readModel"]);
+    ).toEqual(["projections.0.readModel", "projections.0.readModels"]);
     expect(
       refusedPaths(() => adminRoutes({ auth: hook, tenancy: { tenants, tenantOf: () => "t", extra: 1 } } as never)),
     ).toEqual(["tenancy.extra"]);

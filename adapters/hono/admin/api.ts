@@ -237,12 +237,19 @@ export async function replayInto(store: EventStore, list: readonly AdminProjecti
       after,
       streamId === undefined ? await store.getLastGlobalPosition() : await store.getStreamVersion(streamId),
     );
-  const span = streamId === undefined ? await countEvents(store, after, end, MAX_REPLAY_EVENTS + 1) : end - after;
+  // A stream's events are its versions up to its own: a `to` past them is no more events (a 20,000 on a
+  // one-event stream was refused as too long).
+  const span =
+    streamId === undefined
+      ? await countEvents(store, after, end, MAX_REPLAY_EVENTS + 1)
+      : Math.min(end, await store.getStreamVersion(streamId)) - after;
   if (span > MAX_REPLAY_EVENTS) {
     throw new ValidationError("Replay range too long", [
       { path: ["to"], message: `replay at most ${MAX_REPLAY_EVENTS} events here; use replay() in a job for more` },
     ]);
   }
+  // The events the projection takes: replay's own count is of its handler's calls, every event read.
+  let matched = 0;
   const result = await replay({
     eventStore: store,
     ...(streamId === undefined ? {} : { stream: streamId }),
@@ -251,15 +258,16 @@ export async function replayInto(store: EventStore, list: readonly AdminProjecti
     dryRun,
     readModels: target.readModels,
     handle: async (event, context) => {
-      if (projection.matches(event))
-        await projection.handle(event, { readModels: context.readModels, state: undefined });
+      if (!projection.matches(event)) return;
+      matched++;
+      await projection.handle(event, { readModels: context.readModels, state: undefined });
     },
   });
   const changes = dryRun ? await changesOf(result.recorded, target.readModels) : { shown: [], truncated: false };
   return {
     dryRun,
     read: result.read,
-    handled: result.handled,
+    handled: matched,
     position: result.position,
     writes: result.writes,
     changes: changes.shown,

@@ -39,7 +39,7 @@ export async function liveFeed(
     return new Response(null, { headers: { ...headers, ...SSE_HEADERS } });
   }
   const connection = await hub.connect({ after: from === undefined ? undefined : Number(from) });
-  return new Response(sseBody(connection, HEARTBEAT_MS, c.req.raw.signal), {
+  return new Response(sseBody(connection, HEARTBEAT_MS, c.req.raw.signal, true), {
     headers: { ...headers, ...SSE_HEADERS },
   });
 }

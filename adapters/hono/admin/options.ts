@@ -95,11 +95,7 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
   }
   // A misspelt key was dropped: `pollIntervalMS` polled at the default, `projection` showed none.
   issues.push(...unknownKeyIssues(options, ADMIN_OPTIONS));
-  if (Array.isArray(options.projections)) {
-    options.projections.forEach((projection, index) => {
-      issues.push(...unknownKeyIssues(projection, ["runner", "readModels"], ["projections", index]));
-    });
-  }
+  issues.push(...shapeIssues(options));
   // No hook, no UI: an operations page that replays and resumes is never served open.
   if (typeof options.auth !== "function") {
     issues.push({ path: ["auth"], message: "auth is required: the operations UI is never served without it" });
@@ -142,6 +138,57 @@ export function adminSettings(options: AdminRoutesOptions): AdminSettings {
     pollIntervalMs: poll,
     onError: options.onError,
   };
+}
+
+/** What the API calls on each option given as a value (a function of the context is called per request). */
+const METHODS = {
+  store: ["readStream", "readAll", "getStreamVersion", "getLastGlobalPosition"],
+  sagas: ["needsAttention", "failures", "resume"],
+  live: ["connect", "assertCanConnect"],
+} as const;
+
+/**
+ * Options given as values that are not what the API uses: each was taken, and the route that used it
+ * answered 500 (`store: {}`, a `projections` object for an array, an entry without `readModels`).
+ */
+function shapeIssues(options: AdminRoutesOptions): Issue[] {
+  const issues: Issue[] = [];
+  const lacks = (value: unknown, methods: readonly string[]) =>
+    typeof value !== "object" ||
+    value === null ||
+    methods.some((method) => typeof (value as never)[method] !== "function");
+  for (const key of ["store", "sagas", "live"] as const) {
+    const value: unknown = options[key];
+    if (value !== undefined && value !== null && typeof value !== "function" && lacks(value, METHODS[key])) {
+      issues.push({
+        path: [key],
+        message: `${key} must offer ${METHODS[key].join(", ")}, or be a function of the context`,
+      });
+    }
+  }
+  const projections: unknown = options.projections;
+  if (projections === undefined || typeof projections === "function") return issues;
+  if (!Array.isArray(projections)) {
+    issues.push({
+      path: ["projections"],
+      message: "projections must be an array of { runner, readModels }, or a function of the context",
+    });
+    return issues;
+  }
+  projections.forEach((projection: unknown, index) => {
+    issues.push(...unknownKeyIssues(projection, ["runner", "readModels"], ["projections", index]));
+    const { runner, readModels } = (projection ?? {}) as Partial<AdminProjection>;
+    if (lacks(runner, ["lag"]) || typeof runner?.projection !== "object") {
+      issues.push({ path: ["projections", index, "runner"], message: "runner must be a ProjectionRunner" });
+    }
+    if (lacks(readModels, ["get"])) {
+      issues.push({
+        path: ["projections", index, "readModels"],
+        message: "readModels must be the runner's ReadModelStore",
+      });
+    }
+  });
+  return issues;
 }
 
 /**
