@@ -210,8 +210,15 @@ describe("DynamoDbEventStore bad input", () => {
 
   test("readAll on a store without the feed is a ValidationError", async () => {
     const store = await local.store({ globalFeed: false });
-    await expect(collect(store.readAll())).rejects.toMatchObject({ code: ErrorCode.Validation });
-    await expect(store.getLastGlobalPosition()).rejects.toMatchObject({ code: ErrorCode.Validation });
+    const refusal = {
+      code: ErrorCode.Validation,
+      message: expect.stringMatching(/^This DynamoDB event store keeps no global feed: globalFeed: /),
+      issues: [{ path: ["globalFeed"], message: expect.stringContaining("globalFeed: false") }],
+    };
+    await expect(collect(store.readAll())).rejects.toMatchObject(refusal);
+    await expect(store.readFeedBatch(0, 10)).rejects.toMatchObject(refusal);
+    await expect(store.getLastGlobalPosition()).rejects.toMatchObject(refusal);
+    await expect(store.getHeadPosition()).rejects.toMatchObject(refusal);
     expect(() => store.subscribeToAll({ handler: () => undefined })).toThrow();
   });
 

@@ -473,7 +473,8 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   protected async *readAllEvents(options: ReadAllOptions): AsyncGenerator<EventEnvelope, void, undefined> {
-    const log = this.#feed();
+    // Without the feed, the base class refuses readAll before it gets here (noGlobalOrder).
+    const log = this.#log as CommitLog;
     const after = options.after ?? 0;
     let remaining = options.maxCount ?? Number.POSITIVE_INFINITY;
     if (remaining === 0) return;
@@ -504,7 +505,8 @@ export class DynamoDbEventStore extends EventStore {
   }
 
   override async getLastGlobalPosition(): Promise<number> {
-    return this.#feed().lastPosition();
+    if (this.#log === undefined) throw this.noGlobalOrder();
+    return this.#log.lastPosition();
   }
 
   protected async streamVersion(streamId: string): Promise<number> {
@@ -575,13 +577,11 @@ export class DynamoDbEventStore extends EventStore {
     if (this.#known.size > KNOWN_STREAMS) this.#known.delete(this.#known.keys().next().value as string);
   }
 
-  #feed(): CommitLog {
-    if (this.#log === undefined) {
-      throw new ValidationError("This DynamoDB event store keeps no global feed", [
-        { path: ["globalFeed"], message: "created with globalFeed: false: readAll and subscribeToAll are unavailable" },
-      ]);
-    }
-    return this.#log;
+  /** Without the feed, how the base class refuses `readAll`, and this store `getLastGlobalPosition`. */
+  protected override noGlobalOrder(): ValidationError {
+    return new ValidationError("This DynamoDB event store keeps no global feed", [
+      { path: ["globalFeed"], message: "created with globalFeed: false: readAll and subscribeToAll are unavailable" },
+    ]);
   }
 }
 

@@ -436,7 +436,10 @@ export abstract class EventStore {
     return this.#observedRead("readStream", streamId, pages) as AsyncGenerator<E, void, undefined>;
   }
 
-  /** Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`. */
+  /**
+   * Reads every stream's events by global position, upcast by the store's `eventRegistry` unless `raw`.
+   * A store without a global order (`capabilities.globalOrder` false) refuses it with a `ValidationError`.
+   */
   readAll<E extends EventEnvelope = EventEnvelope>(given: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
     const options = given ?? {};
     assertKnownOptions(options, READ_ALL_OPTIONS, "read options");
@@ -449,6 +452,7 @@ export abstract class EventStore {
 
   /** The feed's pages as `readAll` hands them out: soft-deleted streams passed by, decrypted and upcast unless `raw`. */
   #feedPages(options: ReadAllOptions, batch = false): EventPages {
+    if (!this.capabilities.globalOrder) return this.#noFeed();
     const stored =
       this.capabilities.streamDeletion === true
         ? visibleFeed(
@@ -554,9 +558,25 @@ export abstract class EventStore {
    * only new events starts. This default scans the feed; adapters answer it with one query.
    */
   async getLastGlobalPosition(): Promise<number> {
+    if (!this.capabilities.globalOrder) throw this.noGlobalOrder();
     let last = 0;
     for await (const event of this.readAllEvents({})) last = event.globalPosition ?? last;
     return last;
+  }
+
+  /**
+   * The `ValidationError` that refuses the global feed of a store without one (`capabilities.globalOrder`
+   * false): `readAll`, `readFeed` and the default `getLastGlobalPosition` (so `getHeadPosition`) throw it
+   * before calling the adapter. An adapter may override it to say why in its own terms.
+   */
+  protected noGlobalOrder(): ValidationError {
+    return new ValidationError("This store has no global order to read");
+  }
+
+  /** The feed's pages on a store without one: refused at the first page, as a failed read, before the adapter is asked. */
+  // biome-ignore lint/correctness/useYield: it yields nothing, by design
+  async *#noFeed(): EventPages {
+    throw this.noGlobalOrder();
   }
 
   /**

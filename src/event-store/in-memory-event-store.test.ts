@@ -9,7 +9,10 @@ import { registerContract } from "../testing/contract.js";
 import { eventEvolutionContract } from "../testing/event-evolution-contract.js";
 import { eventStoreContract } from "../testing/event-store-contract.js";
 import { StoreView } from "../testing/store-view.js";
+import { EventStore } from "./event-store.js";
 import { InMemoryEventStore } from "./in-memory-event-store.js";
+import type { EventPages } from "./read-pages.js";
+import type { EventStoreCapabilities, ReadAllOptions } from "./types.js";
 
 registerContract(
   eventStoreContract({ name: "InMemoryEventStore contract", create: (options) => new InMemoryEventStore(options) }),
@@ -248,5 +251,51 @@ describe("reads in pages cut from the arrays", () => {
     expect((await versions(store.readStream("Stop-1"))).length).toBe(700);
     await store.deleteStream("Stop-1");
     expect(await versions(store.readStream("Stop-1"))).toEqual([]);
+  });
+});
+
+describe("a store without a global order", () => {
+  /** Declares no global order and keeps the base class's getLastGlobalPosition, as a third-party store may. */
+  class NoFeedStore extends InMemoryEventStore {
+    override readonly capabilities: EventStoreCapabilities = {
+      globalOrder: false,
+      idempotentAppends: true,
+      streamDeletion: true,
+    };
+    feedReads = 0;
+    protected override readAllPages(options: ReadAllOptions): EventPages {
+      this.feedReads++;
+      return super.readAllPages(options);
+    }
+    override getLastGlobalPosition(): Promise<number> {
+      return EventStore.prototype.getLastGlobalPosition.call(this);
+    }
+  }
+
+  test("the base class refuses readAll, readFeed, readFeedBatch, getLastGlobalPosition and getHeadPosition with a ValidationError, before the adapter is asked", async () => {
+    const store = new NoFeedStore();
+    await store.appendToStream("Cart-1", [{ type: "Added", data: 1 }]);
+    const drain = async (events: AsyncIterable<unknown>) => {
+      for await (const _ of events) {
+        // nothing: the read must fail first
+      }
+    };
+    // Refused at the first read, as a failed read, not when the reader is made.
+    const reader = store.readAll();
+    for (const refused of [
+      () => drain(reader),
+      () => drain(store.readFeed({ after: 0 })),
+      () => store.readFeedBatch(0, 10),
+      () => store.getLastGlobalPosition(),
+      () => store.getHeadPosition(),
+    ]) {
+      await expect(refused()).rejects.toMatchObject({
+        name: "ValidationError",
+        message: "This store has no global order to read",
+      });
+    }
+    expect(() => store.subscribeToAll({ handler: () => undefined })).toThrow("This store has no global order");
+    expect(store.feedReads).toBe(0);
+    expect((await Array.fromAsync(store.readStream("Cart-1"))).map((event) => event.type)).toEqual(["Added"]);
   });
 });

@@ -1,7 +1,7 @@
 import { ErrorCode, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import type { EventStore, EventStoreOptions } from "../event-store/event-store.js";
-import type { AppendToStreamOptions, ExpectedVersion } from "../event-store/types.js";
+import type { AppendToStreamOptions, ExpectedVersion, ReadStreamOptions } from "../event-store/types.js";
 import type { EventEnvelope, NewEvent } from "../events/envelope.js";
 import { HEALTH_CHECK_STREAM } from "../health/health-check.js";
 import { isUlid, ulid } from "../ids.js";
@@ -209,13 +209,22 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
       for (const id of ids) {
         await store.appendToStream(id, [{ type: "Exact", data: { id } }], { expectedVersion: "no-stream" });
       }
+      // Every way of reading a stream: a store may run another query for each (backward, from a version).
+      const reads: ReadStreamOptions[] = [
+        {},
+        { direction: "backward" },
+        { fromVersion: 1 },
+        { direction: "backward", fromVersion: 1, maxCount: 2 },
+      ];
       for (const id of ids) {
-        const read = await collect(store.readStream(id));
-        assertEqual(
-          read.map((event) => [event.streamId, event.version, (event.data as { id: string }).id]),
-          [[id, 1, id]],
-          `${JSON.stringify(id)} holds its own event`,
-        );
+        for (const read of reads) {
+          const events = await collect(store.readStream(id, read));
+          assertEqual(
+            events.map((event) => [event.streamId, event.version, (event.data as { id: string }).id]),
+            [[id, 1, id]],
+            `${JSON.stringify(id)} holds its own event, read ${JSON.stringify(read)}`,
+          );
+        }
         assertEqual(await store.getStreamVersion(id), 1, `${JSON.stringify(id)} is at version 1`);
       }
     },
@@ -761,11 +770,23 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   add("stored events do not change when the caller mutates its objects", async (store) => {
     const id = stream();
     const data = { list: [1, 2], inner: { value: "before" } };
-    await store.appendToStream(id, [{ type: "Mutable", data }]);
+    // The event's metadata and the append's, nested objects included.
+    const metadata: { tags: string[]; nested: { n: number }; added?: boolean } = { tags: ["a"], nested: { n: 1 } };
+    const shared = { nested: { n: 1 } };
+    await store.appendToStream(id, [{ type: "Mutable", data, metadata }], { metadata: { shared } });
     data.list.push(3);
     data.inner.value = "after";
+    metadata.tags.push("MUTATED");
+    metadata.nested.n = 99;
+    metadata.added = true;
+    shared.nested.n = 99;
     const [read] = await collect(store.readStream(id));
-    assertEqual(read?.data, { list: [1, 2], inner: { value: "before" } });
+    assertEqual(read?.data, { list: [1, 2], inner: { value: "before" } }, "data");
+    assertEqual(
+      appendedPart(read?.metadata ?? {}, "metadata"),
+      { shared: { nested: { n: 1 } }, tags: ["a"], nested: { n: 1 } },
+      "metadata",
+    );
   });
 
   add(
@@ -1066,13 +1087,20 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
         assert(reused.message.includes("already"), "says the id is taken");
         // An id in use refuses the batch whatever its expected version (as the same ids with other
         // data are refused above), wherever in the batch it is.
-        const behindNew = [{ id: ulid(), type: "Once", data: 3 }, batch[1] as NewEvent];
-        for (const expectedVersion of ["no-stream", 2] as const) {
-          await assertRejects(
-            () => store.appendToStream(id, behindNew, { expectedVersion }),
-            ErrorCode.Validation,
-            `an id in use behind a new one, expecting ${JSON.stringify(expectedVersion)}`,
-          );
+        const mixed = {
+          "behind a new one": [{ id: ulid(), type: "Once", data: 3 }, batch[1] as NewEvent],
+          // The new event is the stored second one under a new id: a store that takes the batch for a
+          // retry from its first id alone finds nothing changed, and drops the new event.
+          "ahead of a new one": [batch[0] as NewEvent, { ...(batch[1] as NewEvent), id: ulid() }],
+        };
+        for (const [where, events] of Object.entries(mixed)) {
+          for (const expectedVersion of ["no-stream", 2] as const) {
+            await assertRejects(
+              () => store.appendToStream(id, events, { expectedVersion }),
+              ErrorCode.Validation,
+              `an id in use ${where}, expecting ${JSON.stringify(expectedVersion)}`,
+            );
+          }
         }
       }
       assertEqual(await store.getStreamVersion(id), 2, "stored once");
