@@ -123,14 +123,18 @@ export class InMemoryEventBus extends EventBus {
       for (const subscription of subscriptions) {
         if (!subscription.matches(event)) continue;
         try {
-          const run =
-            tracer === undefined
-              ? subscription.handler(event)
-              : processEvent(tracer, event, "eventflows", subscription.name, () => subscription.handler(event));
-          // A handler that returned no promise (a synchronous one) has settled already: no timer for it.
-          await (isThenable(run) && this.#handlerTimeoutMs !== Number.POSITIVE_INFINITY
-            ? this.#bounded(run, subscription, event)
-            : run);
+          // The time limit inside the span: the span ends at the limit with the timeout, as onError hears
+          // of it (bounding the span from outside left a handler that never settles without one).
+          const deliver = () => {
+            const run = subscription.handler(event);
+            // A handler that returned no promise (a synchronous one) has settled already: no timer for it.
+            return isThenable(run) && this.#handlerTimeoutMs !== Number.POSITIVE_INFINITY
+              ? this.#bounded(run, subscription, event)
+              : run;
+          };
+          await (tracer === undefined
+            ? deliver()
+            : processEvent(tracer, event, "eventflows", subscription.name, deliver));
           delivered++;
           countConsumed("bus", event);
         } catch (error) {

@@ -521,6 +521,15 @@ describe("logging middleware, hostile cases", () => {
     expect(runs).toBe(2);
   });
 
+  // Taken, each logged nothing, failed dispatches included (found by an outside audit).
+  test("logging refuses what is no logger with info and error, when the middleware is made", () => {
+    for (const logger of [5, "console", { info() {} }, null]) {
+      expect(() => logging(logger as never)).toThrow(ValidationError);
+    }
+    expect(() => logging()).not.toThrow();
+    expect(() => logging({ info() {}, error() {} })).not.toThrow();
+  });
+
   test("an error carrying a password reaches a logger of the caller's own masked, as the library's loggers mask it", async () => {
     const lines: [string, Record<string, unknown> | undefined][] = [];
     const logger = {

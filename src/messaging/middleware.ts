@@ -254,6 +254,13 @@ export function retryOnConcurrency(given?: RetryOptions | null): Middleware {
  * library's logger (see `setLogger`) as it is at each dispatch.
  */
 export function logging(logger?: Pick<Logger, "info" | "error">): Middleware {
+  // Taken, `logging("console")` or a logger without `error` logged nothing, failures included.
+  const given = logger as { info?: unknown; error?: unknown } | undefined | null;
+  if (given !== undefined && (typeof given?.info !== "function" || typeof given.error !== "function")) {
+    throw new ValidationError("Invalid logging middleware", [
+      { path: ["logger"], message: `must be a logger with info and error methods, got ${kindOf(logger)}` },
+    ]);
+  }
   return async (message, next) => {
     const log = logger ?? getLogger();
     const started = performance.now();
