@@ -23,7 +23,11 @@ import {
 // a view's late answer dropped once the operator moved on) took it to 13,302 bytes, 10 under 13 KB.
 // 14 KB (2026-12-05, stop 40): the check that an upcaster's output is JSON, which the UI's `replay`
 // brings with its reads, took it from 13,816 bytes (8 under 13.5 KB) to 13,851.
-const ADMIN_BUDGET_BYTES = 14 * 1024;
+// 14.5 KB (2026-12-07, stop 58): an outside audit's fixes: adminRoutes refuses options given as values that
+// are not what its routes use (they answered 500), a replay counts the events its projection takes, and
+// api/live escapes `<`; the core's own refusals (snapshots, projections, sagas, which the UI's replay and
+// saga views bring) count here too. 14,333 bytes before them, 14,695 after: 359 past 14 KB.
+const ADMIN_BUDGET_BYTES = 14.5 * 1024;
 const fixtures = join(import.meta.dirname, "..", "..", "bench", "fixtures");
 const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 const page = join(import.meta.dirname, "..", "..", "docs", "guide", "operations-ui.md");
@@ -54,7 +58,7 @@ test("a DynamoDB Worker serving the operations UI stays under the Workers bundle
   expectStated(0, bundle.bytes, bundle.gzipBytes);
 }, 60_000);
 
-test("mounting the UI on the worker template adds under 14 KB gzipped", async () => {
+test("mounting the UI on the worker template adds under 14.5 KB gzipped", async () => {
   const [plain, admin] = await Promise.all([
     bundleWorkerTemplate(),
     bundleWorkerTemplate(join(fixtures, "admin-worker.ts")),
