@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { AggregationTemporality } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, MetricReader } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
+import { isServiceError, isValidationError, setLogger } from "../../src/index.js";
 import { emfLines, writeEmf } from "./emf.js";
 import { handReader } from "./otel.fixture.test.js";
 
@@ -206,10 +207,118 @@ describe("CloudWatch Embedded Metric Format", () => {
     expect(await writeEmf(reader, { namespace: "N", write: refusing, onError })).toBe(0);
     expect(await writeEmf(reader, { namespace: "", onError })).toBe(0);
     expect(reported.map((error) => (error as Error).message)).toEqual([
-      "MetricReader is shutdown",
+      expect.stringContaining("emf collect failed (CollectFailed)"),
       "EPIPE",
       expect.stringContaining("Invalid EMF options"),
     ]);
+  });
+
+  test("writeEmf checks write (and the reader) before it collects: a delta reader refused keeps what it holds", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    provider.getMeter("t").createCounter("orders", { unit: "{order}" }).add(5);
+    const reported: unknown[] = [];
+    // Before: the reader was collected (the 5 orders drained for good), then onError got a plain TypeError.
+    const refused = await writeEmf(reader, {
+      namespace: "N",
+      write: "stdout" as never,
+      onError: (e) => reported.push(e),
+    });
+    expect(refused).toBe(0);
+    expect(reported).toHaveLength(1);
+    expect(isValidationError(reported[0])).toBe(true);
+    expect((reported[0] as { issues: { path: string[] }[] }).issues.map((issue) => issue.path)).toEqual([["write"]]);
+    const written: string[] = [];
+    expect(await writeEmf(reader, { namespace: "N", write: (line) => written.push(line) })).toBe(1);
+    expect(JSON.parse(written[0] as string).orders).toBe(5);
+    // A collector with no collect() is refused the same way, not reported as a reader that failed to collect.
+    await writeEmf({} as never, { namespace: "N", onError: (e) => reported.push(e) });
+    expect((reported[1] as { issues: { path: string[] }[] }).issues.map((issue) => issue.path)).toEqual([
+      ["collector"],
+    ]);
+  });
+
+  test("an onError that is not a function is refused on the logger with the other issues, and nothing is collected", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    provider.getMeter("t").createCounter("orders").add(2);
+    const logged: { message: string; error: unknown }[] = [];
+    const quiet = () => undefined;
+    setLogger({
+      debug: quiet,
+      info: quiet,
+      warn: quiet,
+      error: (message, fields) => void logged.push({ message, error: (fields as { error?: unknown })?.error }),
+    });
+    try {
+      // Before: only "the writeEmf onError hook itself threw" (a TypeError) was logged; the bad namespace was lost.
+      const report = "report-it" as never;
+      expect(await writeEmf(reader, { namespace: "", onError: report })).toBe(0);
+      expect(await writeEmf(reader, { namespace: "N", onError: report })).toBe(0);
+      expect(logged.map((line) => line.message)).toEqual(["EMF metrics not written", "EMF metrics not written"]);
+      // The logger is handed the error as its name, code and message (the library redacts what it logs).
+      const [both, alone] = logged.map((line) => String((line.error as { message?: unknown })?.message));
+      expect(both).toContain(
+        "Invalid EMF options: namespace: must be 1 to 255 characters; onError: must be a function",
+      );
+      expect(alone).toBe("Invalid EMF options: onError: must be a function");
+    } finally {
+      setLogger(undefined);
+    }
+    const written: string[] = [];
+    await writeEmf(reader, { namespace: "N", write: (line) => written.push(line) });
+    expect(written.map((line) => JSON.parse(line).orders)).toEqual([2]);
+  });
+
+  test("a reader that cannot collect (shut down, or on no MeterProvider) reaches onError as a ServiceError, the SDK's error as cause", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    await provider.shutdown();
+    class Unbound extends MetricReader {
+      protected async onForceFlush(): Promise<void> {}
+      protected async onShutdown(): Promise<void> {}
+    }
+    const reported: unknown[] = [];
+    for (const collector of [reader, new Unbound()]) {
+      expect(await writeEmf(collector, { namespace: "N", onError: (e) => reported.push(e) })).toBe(0);
+    }
+    // Before: the SDK's plain Error, with no code.
+    expect(reported).toHaveLength(2);
+    for (const error of reported) {
+      expect(isServiceError(error)).toBe(true);
+      expect(error).toMatchObject({
+        service: "emf",
+        operation: "collect",
+        serviceCode: "CollectFailed",
+        retryable: false,
+      });
+      expect((error as Error).cause).toBeInstanceOf(Error);
+    }
+    expect(((reported[0] as Error).cause as Error).message).toContain("shutdown");
+  });
+
+  test("a metric named _aws is left out (it replaced the line's metric definitions); a unit such as __proto__ or constructor is None", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    const meter = provider.getMeter("t");
+    meter.createCounter("_aws").add(3, { queue: "q1" });
+    meter.createHistogram("_aws", { unit: "ms" }).record(1);
+    for (const unit of ["__proto__", "constructor", "toString", "hasOwnProperty"]) {
+      meter.createCounter(`u.${unit}`, { unit }).add(1);
+    }
+    const lines = emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 });
+    const parsed = lines.map((line) => JSON.parse(line));
+    // Before: the counter's line was {"_aws":3}; `__proto__` was written as "Unit":{}, `constructor` dropped Unit.
+    for (const line of parsed) {
+      expect(line._aws.CloudWatchMetrics[0].Namespace).toBe("N");
+      expect(line._aws.Timestamp).toBe(1);
+    }
+    const metrics = parsed.flatMap((line) => line._aws.CloudWatchMetrics[0].Metrics);
+    expect(metrics.map((metric: { Name: string }) => metric.Name)).not.toContain("_aws");
+    expect(metrics.filter((metric: { Name: string }) => metric.Name.startsWith("u."))).toEqual([
+      { Name: "u.__proto__", Unit: "None" },
+      { Name: "u.constructor", Unit: "None" },
+      { Name: "u.toString", Unit: "None" },
+      { Name: "u.hasOwnProperty", Unit: "None" },
+    ]);
+    // The histogram's own values (`_aws.sum`, …) overwrite nothing, and stay.
+    expect(metrics).toContainEqual({ Name: "_aws.sum", Unit: "Milliseconds" });
   });
 
   test("a namespace is required", () => {

@@ -4,12 +4,20 @@
  * (`console.log`) before the handler returns: the runtime ships the log lines.
  *
  * One line per data point, its attributes as dimensions (but for one named `_aws` or like one of the
- * line's metric values, which would overwrite that part of the line: left out). Counters are written as they were
- * collected, so give the reader delta temporality (`aggregationTemporalitySelector: () =>
+ * line's metric values, which would overwrite that part of the line: left out; so is a counter or gauge
+ * named `_aws`). Counters are written as they were collected, so give the reader delta temporality (`aggregationTemporalitySelector: () =>
  * AggregationTemporality.DELTA`): CloudWatch sums what each line reports. A histogram becomes its
  * `.sum`, `.count` and `.max` (and `.min`) over the collection interval.
  */
-import { callHook, getLogger, unknownKeyIssues, ValidationError } from "../../src/index.js";
+import {
+  callHook,
+  getLogger,
+  type Issue,
+  redactedCause,
+  ServiceError,
+  unknownKeyIssues,
+  ValidationError,
+} from "../../src/index.js";
 import type { HistogramValue, MetricDataLike, MetricsCollector, ResourceMetricsLike } from "../http/index.js";
 
 export interface EmfOptions {
@@ -30,7 +38,7 @@ const HISTOGRAM = 0;
 const GAUGE = 2;
 const SUM = 3;
 
-function assertEmfOptions(options: EmfOptions, alsoTaken: readonly string[] = []): void {
+function emfOptionIssues(options: EmfOptions, alsoTaken: readonly string[] = []): Issue[] {
   // A misspelt `timeStamp` stamped the lines with the time of writing, not the one given.
   // (`alsoTaken`: keys the caller took out before, named in the refusal's list of options.)
   const issues = unknownKeyIssues(options, ["namespace", "timestamp", ...alsoTaken]);
@@ -42,6 +50,11 @@ function assertEmfOptions(options: EmfOptions, alsoTaken: readonly string[] = []
   if (timestamp !== undefined && !(Number.isSafeInteger(timestamp) && timestamp >= 0)) {
     issues.push({ path: ["timestamp"], message: "must be a time in epoch milliseconds (a non-negative integer)" });
   }
+  return issues;
+}
+
+function assertEmfOptions(options: EmfOptions): void {
+  const issues = emfOptionIssues(options);
   if (issues.length > 0) throw new ValidationError("Invalid EMF options", issues);
 }
 
@@ -55,8 +68,11 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
       const kind = metric.dataPointType;
       if (kind !== HISTOGRAM && kind !== SUM && kind !== GAUGE) continue;
       for (const point of metric.dataPoints) {
-        const values =
-          kind === HISTOGRAM ? histogramValues(metric, point.value as HistogramValue) : single(metric, point.value);
+        // A value named `_aws` (a counter or gauge of that name) would replace the line's metric definitions
+        // (the line was `{"_aws":3}`, which CloudWatch takes for no metric at all): it is left out.
+        const values = (
+          kind === HISTOGRAM ? histogramValues(metric, point.value as HistogramValue) : single(metric, point.value)
+        ).filter(([name]) => name !== "_aws");
         if (values.length === 0) continue;
         // The line's own members: an attribute of the same name would overwrite `_aws` (the metric
         // definitions) or a metric's value, so such an attribute is left out of the dimensions.
@@ -96,33 +112,69 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
 /**
  * Collects and writes the EMF lines (to `console.log` unless `write` is given): call it at the end of
  * a Lambda invocation, in its `finally`. It never rejects: a reader that cannot collect (shut down,
- * say), a `write` that throws or options it cannot use go to `onError` (default: an error line on the
- * library's logger), so that telemetry never fails the invocation it measured.
+ * say; a `ServiceError`), a `write` that throws or options it cannot use (a `ValidationError`) go to
+ * `onError` (default: an error line on the library's logger), so that telemetry never fails the
+ * invocation it measured. The options are checked before the reader is collected: a delta reader
+ * refused keeps what it holds for the next call. An `onError` that is not a function is refused on
+ * the library's logger, and nothing is collected.
  * @returns the number of lines written.
  */
 export async function writeEmf(
   collector: MetricsCollector,
   options: EmfOptions & { readonly write?: (line: string) => void; readonly onError?: (error: unknown) => void },
 ): Promise<number> {
+  const onError: unknown = options?.onError;
+  // The library's logger never throws; an `onError` that is not a function is refused there (below).
+  const logged = (error: unknown) => getLogger().error("EMF metrics not written", { error });
+  const report =
+    typeof onError === "function"
+      ? (error: unknown) => callHook("writeEmf onError", onError as (error: unknown) => void, error)
+      : logged;
   let written = 0;
   try {
     // Its own keys apart, the rest are the lines' options: a key neither takes is refused there, to onError.
     const { write: given, onError: _, ...emf } = options ?? ({} as typeof options);
-    // Before collecting: a delta reader's collect ends its interval, and what it held would be lost.
-    assertEmfOptions(emf, ["write", "onError"]);
-    const { resourceMetrics } = await collector.collect();
-    const lines = emfLines(resourceMetrics, emf);
+    // Before collecting: a delta reader's collect ends its interval, and what it held would be lost. Before,
+    // a `write` that was no function failed after the collect (the data was gone, onError got a TypeError),
+    // and an `onError` that was none hid the error it was given behind its own TypeError.
+    const issues = emfOptionIssues(emf, ["write", "onError"]);
+    if (given !== undefined && typeof given !== "function") {
+      issues.push({ path: ["write"], message: "must be a function" });
+    }
+    if (onError !== undefined && typeof onError !== "function") {
+      issues.push({ path: ["onError"], message: "must be a function" });
+    }
+    if (typeof collector?.collect !== "function") {
+      issues.push({ path: ["collector"], message: "must be a metric reader (an object with collect())" });
+    }
+    if (issues.length > 0) throw new ValidationError("Invalid EMF options", issues);
+    let collected: Awaited<ReturnType<MetricsCollector["collect"]>>;
+    try {
+      collected = await collector.collect();
+    } catch (error) {
+      throw collectFailed(error);
+    }
+    const lines = emfLines(collected.resourceMetrics, emf);
     const write = given ?? ((line: string) => console.log(line));
     for (const line of lines) {
       write(line);
       written++;
     }
   } catch (error) {
-    const report =
-      options?.onError ?? ((failure: unknown) => getLogger().error("EMF metrics not written", { error: failure }));
-    callHook("writeEmf onError", report, error);
+    report(error);
   }
   return written;
+}
+
+/**
+ * What a reader that cannot collect (shut down, not registered on a `MeterProvider`) threw, as a `ServiceError`:
+ * the SDK's is a plain `Error` with no code. Its cause keeps the name, masked message and code only, as the OTLP
+ * export's does.
+ */
+function collectFailed(error: unknown): ServiceError {
+  return new ServiceError("emf", "collect", "CollectFailed", false, "the metric reader could not collect", {
+    cause: redactedCause(error),
+  });
 }
 
 /**
@@ -174,19 +226,24 @@ function histogramValues(metric: MetricDataLike, value: HistogramValue): EmfValu
   return values.filter(([, number]) => Number.isFinite(number));
 }
 
-const UNITS: Readonly<Record<string, string>> = {
-  s: "Seconds",
-  ms: "Milliseconds",
-  us: "Microseconds",
-  By: "Bytes",
-  KiBy: "Kilobytes",
-  MiBy: "Megabytes",
-  "%": "Percent",
-  "1": "None",
-};
+/**
+ * A Map: with an object literal, a unit of `__proto__` read the prototype (written as `"Unit":{}`) and one of
+ * `constructor` or `toString` a function (`Unit` left out of the line), both refused by CloudWatch.
+ */
+const UNITS: ReadonlyMap<string, string> = new Map([
+  ["s", "Seconds"],
+  ["ms", "Milliseconds"],
+  ["us", "Microseconds"],
+  ["By", "Bytes"],
+  ["KiBy", "Kilobytes"],
+  ["MiBy", "Megabytes"],
+  ["%", "Percent"],
+  ["1", "None"],
+]);
 
 function unitOf(metric: MetricDataLike): string {
-  const unit = metric.descriptor.unit ?? "";
+  const unit: unknown = metric.descriptor.unit ?? "";
+  if (typeof unit !== "string") return "None";
   if (unit.startsWith("{")) return "Count";
-  return UNITS[unit] ?? "None";
+  return UNITS.get(unit) ?? "None";
 }

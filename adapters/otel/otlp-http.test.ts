@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { MetricReader } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
 import { isServiceError, isValidationError, setLogger } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
@@ -188,6 +189,39 @@ describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
       }),
       { numRuns: 100 },
     );
+  });
+
+  test("a reader that cannot collect (shut down, or on no MeterProvider) is a ServiceError, to flushMetrics' onError too; nothing is sent", async () => {
+    received.length = 0;
+    status = 200;
+    const url = `http://127.0.0.1:${receiver.port}/v1/metrics`;
+    const { reader, provider } = handReader();
+    await provider.shutdown();
+    class Unbound extends MetricReader {
+      protected async onForceFlush(): Promise<void> {}
+      protected async onShutdown(): Promise<void> {}
+    }
+    const errors: unknown[] = [];
+    for (const collector of [reader, new Unbound()]) {
+      errors.push(await exportMetrics(collector, { url }).catch((e: unknown) => e));
+    }
+    const waited: Promise<unknown>[] = [];
+    flushMetrics({ waitUntil: (promise) => waited.push(promise) }, reader, { url, onError: (e) => errors.push(e) });
+    await Promise.all(waited);
+    // Before: the SDK's plain Error ("MetricReader is shutdown", no code) in all three.
+    expect(errors).toHaveLength(3);
+    for (const error of errors) {
+      expect(isServiceError(error)).toBe(true);
+      expect(error).toMatchObject({
+        service: "otlp",
+        operation: "collect",
+        serviceCode: "CollectFailed",
+        retryable: false,
+      });
+      expect((error as Error).cause).toBeInstanceOf(Error);
+    }
+    expect(((errors[0] as Error).cause as Error).message).toContain("shutdown");
+    expect(received).toHaveLength(0);
   });
 
   test("flushMetrics hands the export to waitUntil and reports a failure to onError, never throwing", async () => {

@@ -43,7 +43,8 @@ export interface WaitUntilContext {
 
 /**
  * Collects once and POSTs the OTLP JSON body.
- * @throws {ServiceError} the receiver answered with an error status (retryable for 429 and 5xx) or did not answer in time.
+ * @throws {ServiceError} the receiver answered with an error status (retryable for 429 and 5xx) or did not answer in time;
+ * or the reader could not collect (shut down, not registered on a `MeterProvider`): `serviceCode` `CollectFailed`, not retryable.
  */
 export async function exportMetrics(collector: MetricsCollector, options: OtlpHttpOptions): Promise<void> {
   const target = checkedOptions(options);
@@ -52,7 +53,17 @@ export async function exportMetrics(collector: MetricsCollector, options: OtlpHt
       { path: ["collector"], message: "must be a metric reader (an object with collect())" },
     ]);
   }
-  const { resourceMetrics } = await collector.collect();
+  let collected: Awaited<ReturnType<MetricsCollector["collect"]>>;
+  try {
+    collected = await collector.collect();
+  } catch (error) {
+    // Before, the SDK's plain Error ("MetricReader is shutdown", no code) left the library as it was. Its
+    // cause keeps the name, masked message and code only, as a receiver's failure does.
+    throw new ServiceError("otlp", "collect", "CollectFailed", false, "the metric reader could not collect", {
+      cause: redactedCause(error),
+    });
+  }
+  const { resourceMetrics } = collected;
   await post(target, otlpMetricsJson(resourceMetrics), options, "exportMetrics");
 }
 
