@@ -155,9 +155,10 @@ function resolveCredentials(
     sessionToken: read("AWS_SESSION_TOKEN"),
   };
   const problems = credentialIssues(credentials, given === undefined ? where : undefined);
-  // A misspelt `sessionTokn` was dropped, and every request went out without the token. Only the
-  // object given here: a provider's answer may carry fields of its own (the AWS SDK's `expiration`).
-  problems.push(...unknownKeyIssues(given, CREDENTIAL_KEYS, ["credentials"]));
+  // A misspelt `sessionTokn` was dropped, and every request went out without the token. The AWS SDK's
+  // own fields pass (its credential objects carry them, and the SDK adds `$source` to an object it
+  // was given), as does anything in a provider's answer.
+  problems.push(...unknownKeyIssues(given, [...CREDENTIAL_KEYS, ...AWS_SDK_CREDENTIAL_KEYS], ["credentials"]));
   if (problems.length > 0) {
     issues.push(...problems);
     return undefined;
@@ -187,6 +188,9 @@ function credentialIssues(credentials: unknown, fromEnv?: string): Issue[] {
 const MISSING = "missing";
 
 const CREDENTIAL_KEYS = ["accessKeyId", "secretAccessKey", "sessionToken"] as const;
+
+/** What the AWS SDK's credential identities hold besides the three, all ignored here. */
+const AWS_SDK_CREDENTIAL_KEYS = ["expiration", "credentialScope", "accountId", "$source"] as const;
 
 /**
  * What keeps one credential from being sent, if anything. Never the value in the message: it is a credential.

@@ -56,6 +56,20 @@ describe("the AWS layer's option objects refuse keys they do not take", () => {
     for (const [build, paths] of cases) expect(await refusedPaths(build)).toEqual(paths);
   });
 
+  // The AWS SDK adds `$source` to a credentials object it was given: the same object, passed here after,
+  // was refused (every DynamoDB test after one that signed with the SDK failed).
+  test("a credentials object may carry the AWS SDK's own fields ($source, expiration, credentialScope, accountId)", () => {
+    const credentials = {
+      accessKeyId: "a",
+      secretAccessKey: "b",
+      $source: { CREDENTIALS_CODE: "e" },
+      expiration: new Date(Date.now() + 60_000),
+      credentialScope: "eu-west-1",
+      accountId: "123456789012",
+    };
+    expect(() => new AwsJsonClient(dynamoDbService, { ...config, credentials })).not.toThrow();
+  });
+
   test("a credentials function's answer may carry keys of its own (the AWS SDK's expiration)", async () => {
     const requests: Request[] = [];
     const withExpiration = new AwsJsonClient(dynamoDbService, {
