@@ -1,6 +1,6 @@
 import { decodeTime } from "ulidx";
 import { ValidationError } from "./errors.js";
-import { createUlidGenerator, ENCODING } from "./internal/ulid-generator.js";
+import { createUlidGenerator } from "./internal/ulid-generator.js";
 
 /**
  * ULID identities: 26 Crockford base-32 characters, sortable by creation time. `Id<"Order">` is a
@@ -32,18 +32,14 @@ export function ulidAt(now: number): string {
  * (the spec's largest time is `7ZZZZZZZZZ`; a larger one has no 48-bit timestamp to decode).
  */
 export function isUlid(value: unknown): value is string {
-  return (
-    typeof value === "string" &&
-    value.length === 26 &&
-    value.charCodeAt(0) <= 0x37 &&
-    // As ulidx's isValid checks it (upper-cased, character by character), with the generator's digits:
-    // every store's bundle then carries no module of ulidx.
-    value
-      .toUpperCase()
-      .split("")
-      .every((char) => ENCODING.includes(char))
-  );
+  // ASCII only, on the text as given: upper-casing it first (as ulidx's isValid does) made `ß` "SS" and
+  // `ﬀ` "FF", so a 26-character id holding one passed, and was stored as given, 27 characters once
+  // upper-cased. A pattern, not ulidx: every store's bundle then carries no module of it.
+  return typeof value === "string" && ULID_PATTERN.test(value);
 }
+
+/** 26 Crockford base-32 digits (no I, L, O or U), in either case, the first 0 to 7. */
+const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$/;
 
 /**
  * The creation time encoded in a ULID.
