@@ -120,6 +120,25 @@ describe("LiveSubscribers (stand-in hibernation API)", () => {
     expect(socket.events()).toHaveLength(6);
   });
 
+  // The clock ran from the last acknowledgement (or the connect): after a quiet spell with nothing to
+  // acknowledge, the burst that filled the window closed the client in that same delivery, though it
+  // kept up (found by an outside audit in workerd).
+  test("the ackTimeoutMs clock starts when the window fills: a burst after a quiet spell pauses, it does not drop", async () => {
+    const { subscribe, append, live } = setup({ maxUnacknowledged: 4, ackTimeoutMs: 300 });
+    const socket = await subscribe();
+    await Bun.sleep(400);
+    await append(10);
+    expect(socket.closed).toBeUndefined();
+    expect(socket.events()).toHaveLength(4);
+    live.message(socket as never, '{"kind":"ack","received":4}');
+    await live.deliver();
+    expect(socket.events()).toHaveLength(8);
+    // Paused again, now with no acknowledgement for longer than ackTimeoutMs: dropped at the next delivery.
+    await Bun.sleep(400);
+    await append(1);
+    expect(socket.closed).toEqual({ code: 4008, reason: "slow-consumer" });
+  });
+
   test("maxSubscribers caps the sockets with TooManyLiveClientsError; a closed one frees its slot", async () => {
     const { subscribe, live, upgrade, sockets } = setup({ maxSubscribers: 2 });
     await subscribe();

@@ -60,14 +60,14 @@ const TAG = "eventflows-live";
 /**
  * What each socket carries across hibernation: the position of the last event sent to it (or
  * passed over by its filter), its filter, how many events it was sent and has acknowledged on this
- * connection, and when it last acknowledged (or connected).
+ * connection, and, while its window is full, since when (no acknowledgement has come since).
  */
 interface Attachment {
   readonly position: number;
   readonly filter?: LiveFilter;
   readonly sent: number;
   readonly acked: number;
-  readonly ackedAt: number;
+  readonly pausedAt?: number;
 }
 
 /** The close code and reason of a subscriber dropped for not keeping up, as the Hono live routes close one. */
@@ -101,7 +101,7 @@ const LIVE_SUBSCRIBERS_OPTIONS = Object.keys({
  * `bufferedAmount`), so the bound is the client's acknowledgements. The `open` message gives
  * `ackEvery`; the client answers `{"kind":"ack","received":n}` (events received on this connection)
  * after handling that many. A subscriber `maxUnacknowledged` events behind is paused (the store, not
- * memory, holds the rest) and, if it stays silent `ackTimeoutMs`, dropped with 4008 `slow-consumer`.
+ * memory, holds the rest) and, if it stays silent `ackTimeoutMs` from then, dropped with 4008 `slow-consumer`.
  */
 export class LiveSubscribers {
   readonly #ctx: DurableObjectStateLike;
@@ -194,7 +194,6 @@ export class LiveSubscribers {
         ...(checked === undefined ? {} : { filter: checked }),
         sent: 0,
         acked: 0,
-        ackedAt: Date.now(),
       } satisfies Attachment);
     } catch {
       throw new ValidationError("Invalid subscription request", [
@@ -227,7 +226,9 @@ export class LiveSubscribers {
     // One that acknowledges nothing new is no acknowledgement: a paused client repeating it must
     // neither put off its ackTimeoutMs nor start a delivery to every subscriber with each message.
     if (acked === attachment.acked) return true;
-    socket.serializeAttachment({ ...attachment, acked, ackedAt: Date.now() } satisfies Attachment);
+    // Not paused any more: the clock starts again when its window next fills.
+    const { pausedAt: _, ...moving } = attachment;
+    socket.serializeAttachment({ ...moving, acked } satisfies Attachment);
     if (attachment.sent - attachment.acked >= this.#window) this.notify();
     return true;
   }
@@ -264,7 +265,7 @@ export class LiveSubscribers {
     };
     for (const socket of this.#ctx.getWebSockets(TAG)) {
       const start = attachmentOf(socket);
-      const { filter, acked, ackedAt } = start;
+      const { filter, acked, pausedAt } = start;
       let { position, sent } = start;
       let paused = false;
       let failed = false;
@@ -299,15 +300,18 @@ export class LiveSubscribers {
         if (paused || !(batch.more || batch.events.length === this.#batchSize)) break;
       }
       if (failed) continue;
+      // The clock starts when the window fills, not at the last acknowledgement: after a quiet spell
+      // (nothing to acknowledge) a burst filled the window and closed a client that kept up, at once.
+      const since = paused ? (pausedAt ?? Date.now()) : undefined;
       socket.serializeAttachment({
         position,
         ...(filter === undefined ? {} : { filter }),
         sent,
         acked,
-        ackedAt,
+        ...(since === undefined ? {} : { pausedAt: since }),
       } satisfies Attachment);
       // Full window, no acknowledgement for too long: a client that stopped reading, not one catching up.
-      if (paused && Date.now() - ackedAt >= this.#ackTimeoutMs) {
+      if (paused && pausedAt !== undefined && Date.now() - pausedAt >= this.#ackTimeoutMs) {
         try {
           socket.close(SLOW_CONSUMER.code, SLOW_CONSUMER.reason);
         } catch {
@@ -340,7 +344,7 @@ function attachmentOf(socket: HibernatableWebSocketLike): Attachment {
     ...(attachment?.filter === undefined ? {} : { filter: attachment.filter }),
     sent: attachment?.sent ?? 0,
     acked: attachment?.acked ?? 0,
-    ackedAt: attachment?.ackedAt ?? Date.now(),
+    ...(typeof attachment?.pausedAt === "number" ? { pausedAt: attachment.pausedAt } : {}),
   };
 }
 
