@@ -552,6 +552,26 @@ describe("DurableObjectEventStore", () => {
     }
   });
 
+  // subscribeToAll refused them; subscribeLive kept the default for `retryDelay` and took `pollIntervalMs`,
+  // which a pushed stream has no use for (found by an outside audit).
+  test("subscribeLive refuses a key it does not take, naming it, before connecting", () => {
+    let connected = 0;
+    const store = new DurableObjectEventStore({
+      stub: {
+        fetch: () => {
+          connected += 1;
+          return Promise.reject(new TypeError("never asked"));
+        },
+      },
+    });
+    for (const key of ["retryDelay", "pollIntervalMs", "batchSize"]) {
+      expect(() => store.subscribeLive({ handler: () => {}, [key]: 10 } as never)).toThrow(
+        expect.objectContaining({ code: ErrorCode.Validation, issues: [expect.objectContaining({ path: [key] })] }),
+      );
+    }
+    expect(connected).toBe(0);
+  });
+
   test("a live subscription to an object that does not answer reports a retryable ServiceError and tries again", async () => {
     let attempts = 0;
     const down = new DurableObjectEventStore({

@@ -1,5 +1,6 @@
 import {
   assertFunction,
+  assertKnownOptions,
   type EventEnvelope,
   type LiveFilter,
   type StoreSubscription,
@@ -29,6 +30,17 @@ export type SubscribeLiveOptions<E extends EventEnvelope = EventEnvelope> = Omit
 
 type Expand = (stored: EventEnvelope) => EventEnvelope | readonly EventEnvelope[];
 
+const LIVE_OPTIONS = [
+  "handler",
+  "after",
+  "retryDelayMs",
+  "onError",
+  "signal",
+  "name",
+  "telemetry",
+  "filter",
+] as const satisfies readonly (keyof SubscribeLiveOptions)[];
+
 /**
  * Follows an object's feed over a WebSocket the object pushes events into. Events are handled one
  * at a time in the order they arrive, which is global-position order; one already handled (at or
@@ -44,6 +56,9 @@ export function startLiveSubscription(
   expand: Expand | undefined,
   decrypt?: (stored: EventEnvelope) => Promise<EventEnvelope>,
 ): StoreSubscription {
+  // As subscribeToAll refuses one: a misspelt `retryDelay` kept the default, and `pollIntervalMs` (a
+  // polling option, which a pushed stream has no use for) was taken without a word.
+  assertKnownOptions(options, LIVE_OPTIONS, "subscription");
   assertFunction(options?.handler, "handler", "subscription");
   // Only a missing key takes its default, as in subscribeToAll: `after: null` (a checkpoint read back
   // as NULL) would follow the feed from its start.
