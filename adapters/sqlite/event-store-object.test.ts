@@ -800,3 +800,36 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
 function utf8Bytes(text: string): number {
   return new TextEncoder().encode(text).byteLength;
 }
+
+// The docs' object awaited its migrate() in its own fetch: a failure threw before the handler ran, and
+// every client call was a retryable UNAVAILABLE, so a client honouring `retryable` retried for ever
+// (found by an outside audit in workerd).
+describe("handleEventStoreRequest's ready", () => {
+  test("a migration that fails reaches the client as its typed error, not a retryable UNAVAILABLE", async () => {
+    const db = new Database(":memory:");
+    try {
+      const driver = bunSqliteDriver(db);
+      await new SqliteEventStore({ driver }).migrate();
+      // A later release's migration recorded: this one refuses to serve a schema it does not know.
+      db.run("INSERT INTO eventflows_migrations VALUES (999, 'from-the-future', 'x', '2030-01-01T00:00:00Z')");
+      const store = new SqliteEventStore({ driver });
+      const ready = store.migrate();
+      ready.catch(() => undefined);
+      const client = new DurableObjectEventStore({
+        stub: { fetch: (url, init) => handleEventStoreRequest(store, new Request(url, init), { ready }) },
+      });
+      const error = await client.appendToStream("S-1", [{ type: "A", data: 1 }]).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: ErrorCode.Service, retryable: false });
+      expect((error as { serviceCode?: string }).serviceCode).not.toBe("UNAVAILABLE");
+      const bad = await handleEventStoreRequest(store, new Request("https://o/append", { method: "POST" }), {
+        ready: 5 as never,
+      });
+      expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([
+        400,
+        ErrorCode.Validation,
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+});

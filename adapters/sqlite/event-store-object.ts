@@ -108,6 +108,13 @@ export interface HandleEventStoreRequestOptions {
    * accepted, and every append is pushed to the connected subscribers.
    */
   readonly live?: LiveSubscribers;
+  /**
+   * What must be done before the object serves (its store's `migrate()`, started in the constructor):
+   * awaited before each request is served, so its failure (`SCHEMA_TOO_NEW`, say) reaches the client
+   * as the typed error it is, as a failed read does. Awaited by the object's own `fetch` instead, it
+   * threw before this handler ran, and every client call was a retryable `UNAVAILABLE`.
+   */
+  readonly ready?: PromiseLike<unknown>;
 }
 
 /**
@@ -124,7 +131,7 @@ export async function handleEventStoreRequest(
 ): Promise<Response> {
   // Options of null are none; checked before anything is read or written (a live that is not one
   // would fail after an append committed, answering an error for an append that was stored).
-  const { maxReplyBytes = DEFAULT_MAX_REPLY_BYTES, live } = options ?? {};
+  const { maxReplyBytes = DEFAULT_MAX_REPLY_BYTES, live, ready } = options ?? {};
   let operation = "";
   try {
     // A store that is not one (undefined, a plain object, one missing a method) is the application's
@@ -161,12 +168,18 @@ export async function handleEventStoreRequest(
       ]);
     }
     // A misspelt `liv` served no live subscribers, and `maxReplyByte` the default size, without a word.
-    assertKnownOptions(options, ["maxReplyBytes", "live"], "event store request options");
+    assertKnownOptions(options, ["maxReplyBytes", "live", "ready"], "event store request options");
     if (live !== undefined && (typeof live?.accept !== "function" || typeof live.notify !== "function")) {
       throw new ValidationError("Invalid event store request options", [
         { path: ["live"], message: "live must be the object's LiveSubscribers" },
       ]);
     }
+    if (ready !== undefined && typeof (ready as { then?: unknown } | null)?.then !== "function") {
+      throw new ValidationError("Invalid event store request options", [
+        { path: ["ready"], message: "ready must be a promise (the store's migrate())" },
+      ]);
+    }
+    if (ready !== undefined) await ready;
     if (operation === "subscribe" && live !== undefined) {
       const given = url.searchParams.getAll("after");
       const after = given[0] ?? "0";

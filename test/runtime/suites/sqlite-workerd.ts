@@ -70,11 +70,11 @@ export class SqliteEventStoreObject {
   }
 
   async fetch(request: Request): Promise<Response> {
-    await this.#ready;
     if (new URL(request.url).pathname === "/live-stats") {
       return Response.json({ subscribers: this.#live.count, messages: this.#messages });
     }
-    return handleEventStoreRequest(this.#store, request, { live: this.#live });
+    // As docs/adapters/sqlite.md's object: the handler awaits the migration, so a failed one is a typed reply.
+    return handleEventStoreRequest(this.#store, request, { live: this.#live, ready: this.#ready });
   }
 
   webSocketMessage(socket: HibernatableWebSocketLike, message: string | ArrayBuffer): void {
