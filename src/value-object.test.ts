@@ -95,6 +95,34 @@ describe("ValueObject", () => {
     expect(Object.isFrozen(digest.props)).toBe(true);
   });
 
+  // With no enumerable keys to compare, each of these pairs was equal whatever it held (found by an
+  // outside audit): compared by content now.
+  test("bytes (ArrayBuffer, DataView), RegExps, boxed primitives and Errors are compared by content", () => {
+    class Held extends ValueObject<{ value: unknown }> {
+      constructor(value: unknown) {
+        super({ value });
+      }
+    }
+    const pairs: [unknown, unknown, unknown][] = [
+      [new Uint8Array([1]).buffer, new Uint8Array([1]).buffer, new Uint8Array(1000).buffer],
+      [
+        new DataView(new Uint8Array([1, 2]).buffer),
+        new DataView(new Uint8Array([1, 2]).buffer),
+        new DataView(new Uint8Array([1, 3]).buffer),
+      ],
+      [/^a$/, /^a$/, /^b$/i],
+      [new Number(1), new Number(1), new Number(2)],
+      [new Boolean(true), new Boolean(true), new Boolean(false)],
+      [new Number(Number.NaN), new Number(Number.NaN), new Number(0)],
+      [new Error("a"), new Error("a"), new Error("b")],
+      [new TypeError("a"), new TypeError("a"), new RangeError("a")],
+    ];
+    for (const [a, same, other] of pairs) {
+      expect([a, new Held(a).equals(new Held(same))]).toEqual([a, true]);
+      expect([a, new Held(a).equals(new Held(other))]).toEqual([a, false]);
+    }
+  });
+
   test("-0 and 0 are equal, as after a JSON round trip (which keeps no -0); NaN is NaN", () => {
     class Box extends ValueObject<{ value: unknown }> {
       constructor(value: unknown) {

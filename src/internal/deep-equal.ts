@@ -1,5 +1,6 @@
 /**
- * Structural equality for data: primitives, arrays, plain objects, Dates, Maps and Sets. Circular
+ * Structural equality for data: primitives, arrays, plain objects, Dates, Maps and Sets; bytes
+ * (ArrayBuffer, DataView, typed arrays), RegExps, boxed primitives and Errors by their content. Circular
  * values compare too (a value object's props keep the cycles they were given): a pair met again
  * while it is being compared counts as equal, so two cycles of the same shape are equal.
  */
@@ -19,6 +20,16 @@ function equal(a: unknown, b: unknown, given: Comparing | undefined): boolean {
   if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b)) return false;
   // Object.is: two invalid Dates (NaN) hold the same content, as two NaNs are equal here.
   if (a instanceof Date) return Object.is(a.getTime(), (b as Date).getTime());
+  // What keeps its content out of its enumerable keys: compared by that content. With no keys to
+  // compare, two ArrayBuffers of different bytes, two RegExps or two Errors of different messages
+  // were equal (found by an outside audit).
+  if (a instanceof ArrayBuffer) return equalBytes(new Uint8Array(a), new Uint8Array(b as ArrayBuffer));
+  if (a instanceof DataView) return equalBytes(bytesOf(a), bytesOf(b as DataView));
+  if (a instanceof RegExp) return a.source === (b as RegExp).source && a.flags === (b as RegExp).flags;
+  if (a instanceof Number || a instanceof Boolean || a instanceof String) {
+    return equal(a.valueOf(), (b as { valueOf(): unknown }).valueOf(), given);
+  }
+  if (a instanceof Error && (a.name !== (b as Error).name || a.message !== (b as Error).message)) return false;
   const comparing = given ?? new Map<object, Set<object>>();
   let partners = comparing.get(a);
   if (partners?.has(b)) return true;
@@ -85,6 +96,16 @@ function equalContents(a: object, b: object, comparing: Comparing): boolean {
     if (!Object.hasOwn(b, key)) return false;
     if (!equal((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], comparing)) return false;
   }
+  return true;
+}
+
+function bytesOf(view: DataView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
