@@ -174,13 +174,14 @@ import { bundleWorkerTemplate } from "../worker-template/test/bundle.ts";
 // (36,778 before it).
 // 36,928 bytes (2026-12-07, h56-ddb): reads pass by an item only when it holds no event attribute at all
 // (an item without its `type` but with data was skipped as a removed event), +29. Under the ceiling: unchanged.
-// 37,155 bytes (2026-12-07, stop 58): an outside audit's fixes on the append path, each a refusal of what
+// 37,206 bytes (2026-12-07, stop 58): an outside audit's fixes on the append path, each a refusal of what
 // was taken: watchAppends and afterEachCommit refuse a non-function, a null maxJsonDepth is refused (the
 // store base), a DynamoDB globalFeed or streamDeletion of the wrong kind and a credentials object's
 // misspelt key are refused, a stored ts that is no ISO-8601 time is an EventCorruptError (+137 together);
-// the store base refuses the global feed of a store without a global order (+64). Past the ceiling: it
-// rises by what the fixes cost, 200 bytes (36,954 before them).
-const CEILING_GZIP_BYTES = 36.0 * 1024 + 299;
+// the store base refuses the global feed of a store without a global order (+64); a credentials object
+// takes the AWS SDK's own fields, and isUlid is an ASCII pattern (+51). Past the ceiling: it rises by
+// what the fixes cost, 251 bytes (36,954 before them, 37,206 after).
+const CEILING_GZIP_BYTES = 36.0 * 1024 + 350;
 
 /** Code a Worker that only appends to DynamoDB never runs: a barrel or side effect that pulls one in is a regression. */
 const UNUSED = [
