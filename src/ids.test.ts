@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { isValid } from "ulidx";
 import { ValidationError } from "./errors.js";
 import { compareUlids, defineId, type Id, isUlid, ulid, ulidTimestamp } from "./ids.js";
 
