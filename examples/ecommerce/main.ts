@@ -38,10 +38,21 @@ function users(): Record<string, User> {
   return parsed.output;
 }
 
-const number = (name: string, fallback: number) => {
+/** A whole number from `min` to `max`: the bounds the library (or the socket) takes, checked before anything starts. */
+const number = (name: string, fallback: number, min: number, max: number) => {
   const value = Number(env[name] ?? fallback);
-  if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${name} must be a whole number, got ${env[name]}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be a whole number from ${min} to ${max}, got ${env[name]}`);
+  }
   return value;
+};
+
+// Read first: a value the saga runtime or the socket refuses stopped the shop half started (a timer of 0),
+// or one past the saga's bound left every order "placed" with its stock held.
+const settings = {
+  paymentTimeoutMs: number("PAYMENT_TIMEOUT_MS", 15 * 60_000, 1, 2_147_483_647_000),
+  timerIntervalMs: number("SAGA_TIMER_MS", 1_000, 1, 2_147_483_647),
+  port: number("PORT", 3000, 0, 65_535),
 };
 
 async function chooseBackend(): Promise<Backend> {
@@ -52,14 +63,15 @@ async function chooseBackend(): Promise<Backend> {
   return inMemoryBackend();
 }
 
+const shopUsers = users();
 const backend = await chooseBackend();
 const shop = await createShop(backend, {
-  users: users(),
-  paymentTimeoutMs: number("PAYMENT_TIMEOUT_MS", 15 * 60_000),
-  timerIntervalMs: number("SAGA_TIMER_MS", 1_000),
+  users: shopUsers,
+  paymentTimeoutMs: settings.paymentTimeoutMs,
+  timerIntervalMs: settings.timerIntervalMs,
 });
 await shop.start();
-const server = Bun.serve({ port: number("PORT", 3000), fetch: shop.fetch });
+const server = Bun.serve({ port: settings.port, fetch: shop.fetch });
 console.log(`shop listening on http://localhost:${server.port}/api (${backend.name})`);
 if (env.SHOP_USERS === undefined) console.log("demo tokens: admin-token (admin), ada-token and bob-token (customers)");
 

@@ -99,7 +99,8 @@ function dueTime(options: ScheduleOptions, now: number): number {
     if (typeof after !== "number" || !Number.isFinite(after) || after < 0 || after > MAX_DELAY_MS * 1000) {
       issues.push({
         path: ["schedule", "after"],
-        message: `must be a non-negative number of milliseconds, got ${kindOf(after)}`,
+        // The bound named: "non-negative" alone contradicted itself for a refused 2,147,483,648,000.
+        message: `must be a number of milliseconds from 0 to ${MAX_DELAY_MS * 1000} (about 68 years), got ${kindOf(after)}`,
       });
     } else return now + after;
   } else if (options.at !== undefined) {
