@@ -31,6 +31,8 @@ interface Backend {
   readonly breakProject?: (project: string) => Promise<void>;
   /** Removes what the run left behind (a PostgreSQL schema per project). */
   readonly cleanUp: (projects: readonly string[]) => Promise<void>;
+  /** Whether a project has storage (PostgreSQL: its schema; an object's database cannot be seen from outside). */
+  readonly hasStorage?: (project: string) => Promise<boolean>;
 }
 
 const backends: readonly Backend[] = [
@@ -53,6 +55,17 @@ const backends: readonly Backend[] = [
           types.push(event.type);
         }
         return types;
+      } finally {
+        await sql.end();
+      }
+    },
+    hasStorage: async (project) => {
+      const sql = createPostgresClient(await ensurePostgres(), { max: 1 });
+      try {
+        const rows = await sql.unsafe("SELECT 1 FROM information_schema.schemata WHERE schema_name = $1", [
+          projectSchema(project),
+        ]);
+        return rows.length > 0;
       } finally {
         await sql.end();
       }
@@ -231,6 +244,25 @@ describe.each(backends)("task management end to end (workerd, $name)", (backend)
       "application/problem+json",
       "NOT_FOUND",
     ]);
+  });
+
+  // Naming a project migrated its schema (or opened its object) before the auth hook ran: any anonymous
+  // request, a 404 included, made storage for any name (found by an outside audit of the examples).
+  test("an anonymous request is a 401 from the Worker, and makes no storage for the project it names", async () => {
+    const unknown = `anon-${run}`;
+    for (const path of ["/queries/GetBoard", "/nowhere", "/commands/CreateTask"]) {
+      const reply = await started.call(path, {
+        base: app.url.replace(`/projects/${project}/`, `/projects/${unknown}/`),
+      });
+      expect([path, reply.status, reply.body.code]).toEqual([path, 401, "UNAUTHORIZED"]);
+    }
+    if (backend.hasStorage !== undefined) expect(await backend.hasStorage(unknown)).toBe(false);
+    // The public document still answers, and makes none either.
+    const document = await started.call("/openapi.json", {
+      base: app.url.replace(`/projects/${project}/`, `/projects/${unknown}/`),
+    });
+    expect(document.status).toBe(200);
+    if (backend.hasStorage !== undefined) expect(await backend.hasStorage(unknown)).toBe(false);
   });
 
   test("a path outside the projects is a problem+json 404 from the Worker, and one outside a project's routes from the project", async () => {

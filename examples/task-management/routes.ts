@@ -17,13 +17,19 @@ export interface Env {
 /** The auth hook per `USERS` value: its tokens are hashed once per isolate, not per request. */
 const authByUsers = new Map<string, ReturnType<typeof bearerAuth>>();
 
-export async function projectRoutes(project: string, stores: BoardStores, env: Env): Promise<Hono> {
+/** The auth hook of this `USERS` secret, made once per isolate. */
+export function authOf(env: Env): ReturnType<typeof bearerAuth> {
   const users = env.USERS ?? "{}";
   let auth = authByUsers.get(users);
   if (auth === undefined) {
     auth = bearerAuth(JSON.parse(users) as Record<string, string>);
     authByUsers.set(users, auth);
   }
+  return auth;
+}
+
+export async function projectRoutes(project: string, stores: BoardStores, env: Env): Promise<Hono> {
+  const auth = authOf(env);
   const { commands, queries } = boardBuses(stores);
   const app = new Hono();
   app.route(

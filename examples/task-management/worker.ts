@@ -9,10 +9,11 @@
  *   GET  /projects/:project/api/queries/GetBoard
  *   GET  /projects/:project/api/openapi.json
  */
+import { InMemoryEventStore, InMemoryReadModelStore } from "@eventflows/core";
 import { errorResponse, problem, problemResponse } from "@eventflows/core/hono";
 import { type PostgresEnv, servePostgresProject } from "./postgres-project.js";
 import { PROJECT_HEADER } from "./project-object.js";
-import type { Env as RoutesEnv } from "./routes.js";
+import { authOf, projectRoutes, type Env as RoutesEnv } from "./routes.js";
 
 export { ProjectObject } from "./project-object.js";
 
@@ -34,6 +35,16 @@ export default {
     const project = match[1] as string;
     const { HYPERDRIVE } = env;
     try {
+      // Whoever may not act on projects reaches no project's storage: naming a new project migrates
+      // its schema or opens its object, so an anonymous request (a 401, or a 404 of a path that does
+      // not exist) made storage for any name it liked before this check. The public OpenAPI document
+      // is served from routes over stores in memory: it depends on the schemas alone.
+      if (match[2] === "/openapi.json" && request.method === "GET") {
+        const stores = { eventStore: new InMemoryEventStore(), readModels: new InMemoryReadModelStore() };
+        const board = { catchUp: async () => undefined, lag: async () => ({ position: 0, head: 0, behind: 0 }) };
+        return await (await projectRoutes(project, { ...stores, board } as never, env)).fetch(request);
+      }
+      await (await authOf(env))({ request, kind: "route", type: "project" } as never);
       if (HYPERDRIVE !== undefined) {
         return await servePostgresProject(request, project, { ...env, HYPERDRIVE }, (p) => ctx.waitUntil(p));
       }
