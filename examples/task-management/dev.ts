@@ -10,6 +10,7 @@
  * Runs on Bun (it reads wrangler.toml with Bun.TOML); the Worker itself is portable.
  */
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { bundleWorkerTemplate } from "../../worker-template/test/bundle.ts";
@@ -23,6 +24,9 @@ const wrangler = Bun.TOML.parse(readFileSync(join(import.meta.dirname, "wrangler
 const bundle = await bundleWorkerTemplate(join(import.meta.dirname, "worker.ts"));
 const persist = process.env.TASKS_PERSIST_DIR;
 const pgUrl = process.env.EVENTFLOWS_PG_URL;
+// Checked before anything starts: miniflare's Hyperdrive emulation fails on a server it cannot reach with an
+// error thrown out of this process (the first request got no answer, and the demo exited), not the Worker's 503.
+if (!hyperdriveOff()) await assertReachable(pgUrl as string);
 const miniflare = new Miniflare({
   modules: [{ type: "ESModule", path: "worker.mjs", contents: bundle.code }],
   compatibilityDate: wrangler.compatibility_date,
@@ -43,6 +47,27 @@ if (process.env.USERS === undefined) console.log("demo tokens: ada-token (ada), 
 
 function hyperdriveOff(): boolean {
   return pgUrl === undefined || pgUrl === "";
+}
+
+/** Exits with one line naming the host and port (never the URL: it may hold a password) when nothing listens there. */
+async function assertReachable(url: string): Promise<void> {
+  const { hostname, port } = new URL(url);
+  const where = `${hostname}:${port || 5432}`;
+  const reached = await new Promise<boolean>((resolve) => {
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 5432) });
+    const settle = (answer: boolean) => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.setTimeout(5_000);
+    socket.once("connect", () => settle(true));
+    socket.once("timeout", () => settle(false));
+    socket.once("error", () => settle(false));
+  }).catch(() => false);
+  if (!reached) {
+    console.error(`demo:tasks: no PostgreSQL answers at ${where} (EVENTFLOWS_PG_URL): start it, or unset the variable`);
+    process.exit(1);
+  }
 }
 
 /** Miniflare insists on a password in a Hyperdrive URL; a local server that asks for none ignores it. */
