@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { AggregationTemporality, MetricReader } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, type MetricReader } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
 import { isServiceError, isValidationError, setLogger } from "../../src/index.js";
 import { emfLines, writeEmf } from "./emf.js";
-import { handReader } from "./otel.fixture.test.js";
+import { handReader, readersThatCannotCollect } from "./otel.fixture.test.js";
 
 describe("CloudWatch Embedded Metric Format", () => {
   test("one line per data point: attributes as dimensions, units mapped, histograms as sum/count/max/min", async () => {
@@ -269,14 +269,9 @@ describe("CloudWatch Embedded Metric Format", () => {
   });
 
   test("a reader that cannot collect (shut down, or on no MeterProvider) reaches onError as a ServiceError, the SDK's error as cause", async () => {
-    const { reader, provider } = handReader(AggregationTemporality.DELTA);
-    await provider.shutdown();
-    class Unbound extends MetricReader {
-      protected async onForceFlush(): Promise<void> {}
-      protected async onShutdown(): Promise<void> {}
-    }
+    const [reader, unbound] = await readersThatCannotCollect(AggregationTemporality.DELTA);
     const reported: unknown[] = [];
-    for (const collector of [reader, new Unbound()]) {
+    for (const collector of [reader, unbound] as MetricReader[]) {
       expect(await writeEmf(collector, { namespace: "N", onError: (e) => reported.push(e) })).toBe(0);
     }
     // Before: the SDK's plain Error, with no code.

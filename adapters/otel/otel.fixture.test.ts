@@ -10,3 +10,13 @@ export function handReader(temporality?: AggregationTemporality): { reader: Metr
   const reader = new HandReader(temporality === undefined ? {} : { aggregationTemporalitySelector: () => temporality });
   return { reader, provider: new MeterProvider({ readers: [reader] }) };
 }
+
+/**
+ * Readers that cannot collect, as the SDK leaves them: one whose provider was shut down, and one
+ * never registered on a MeterProvider. Each `collect()` rejects with the SDK's plain Error.
+ */
+export async function readersThatCannotCollect(temporality?: AggregationTemporality): Promise<MetricReader[]> {
+  const { reader, provider } = handReader(temporality);
+  await provider.shutdown();
+  return [reader, new HandReader()];
+}

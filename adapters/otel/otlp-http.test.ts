@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { MetricReader } from "@opentelemetry/sdk-metrics";
+import type { MetricReader } from "@opentelemetry/sdk-metrics";
 import fc from "fast-check";
 import { isServiceError, isValidationError, setLogger } from "../../src/index.js";
 import { everythingShown } from "../../test/leaks.ts";
-import { handReader } from "./otel.fixture.test.js";
+import { handReader, readersThatCannotCollect } from "./otel.fixture.test.js";
 import { exportMetrics, exportSpans, flushMetrics, flushSpans, type OtlpHttpOptions } from "./otlp-http.js";
 import { otlpMetricsJson } from "./otlp-json.js";
 import { SpanBuffer } from "./span-buffer.js";
@@ -195,14 +195,9 @@ describe("OTLP/HTTP JSON metrics export (a local receiver)", () => {
     received.length = 0;
     status = 200;
     const url = `http://127.0.0.1:${receiver.port}/v1/metrics`;
-    const { reader, provider } = handReader();
-    await provider.shutdown();
-    class Unbound extends MetricReader {
-      protected async onForceFlush(): Promise<void> {}
-      protected async onShutdown(): Promise<void> {}
-    }
+    const [reader, unbound] = await readersThatCannotCollect();
     const errors: unknown[] = [];
-    for (const collector of [reader, new Unbound()]) {
+    for (const collector of [reader, unbound] as MetricReader[]) {
       errors.push(await exportMetrics(collector, { url }).catch((e: unknown) => e));
     }
     const waited: Promise<unknown>[] = [];

@@ -25,6 +25,19 @@ async function world() {
   });
 }
 
+/** What an SSE response sends until `marker` has come (or the stream ends); the stream is then cancelled. */
+async function sseUntil(response: Response, marker: string): Promise<string> {
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+  let text = "";
+  while (!text.includes(marker)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  await reader.cancel();
+  return text;
+}
+
 async function getJson(app: Hono, path: string) {
   const response = await app.request(path, { headers: auth });
   return { status: response.status, body: (await response.json()) as Record<string, unknown>, response };
@@ -639,14 +652,7 @@ describe("adminRoutes: api/live, the feed as Server-Sent Events from the live hu
       expect(response.headers.get("content-type")).toContain("text/event-stream");
       expect(response.headers.get("content-security-policy")).toContain("connect-src 'self'");
       await w.eventStore.appendToStream("Cart-9", [{ type: "ItemAdded", data: { sku: "NEW" } }]);
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-      let text = "";
-      while (!text.includes(`id: ${head + 1}\n`)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-      await reader.cancel();
+      const text = await sseUntil(response, `id: ${head + 1}\n`);
       const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
       // The open message's id first: where the stream starts, for the page's EventSource to resume from.
       expect(ids).toEqual([head - 1, head, head + 1]);
@@ -671,14 +677,7 @@ describe("adminRoutes: api/live, the feed as Server-Sent Events from the live hu
       const head = await w.eventStore.getLastGlobalPosition();
       const response = await w.app.request(`/admin/api/live?from=${head}`, { headers: auth });
       await w.eventStore.appendToStream("Cart-9", [{ type: "ItemAdded", data: { sku: HOSTILE } }]);
-      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
-      let text = "";
-      while (!text.includes(`id: ${head + 1}\n`)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += new TextDecoder().decode(value);
-      }
-      await reader.cancel();
+      const text = await sseUntil(response, `id: ${head + 1}\n`);
       const data = text.split("\n").find((line) => line.startsWith('data: {"id"'));
       expect(data).toContain("\\u003cimg");
       expect(data).not.toContain("<");
