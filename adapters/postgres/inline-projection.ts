@@ -76,8 +76,8 @@ export async function appendProjected(
  * commits: appends to different streams ran their projections side by side at READ COMMITTED, each read
  * the same state and documents, and the last to commit won (20 concurrent appends left a count of 3, and
  * an inline projection has no checkpoint to catch up from). Now they apply one after another, each
- * reading what the one before committed. Keyed by schema, prefix and tenant as the projection leases
- * are, and taken in name order, so two appends never wait on each other's second lock.
+ * reading what the one before committed. Keyed by schema, prefix and tenant, and taken in name order,
+ * so two appends never wait on each other's second lock.
  */
 async function lockTaking(
   sql: PostgresTransactionSql,
@@ -90,9 +90,10 @@ async function lockTaking(
     .map((projection) => projection.name as string)
     .sort();
   for (const name of names) {
+    // The tenant's setting appended (none: ''): on row-level-security tables, tenants do not wait on each other.
     await sql.unsafe(
-      "SELECT pg_advisory_xact_lock(hashtextextended($1 || coalesce(' tenant ' || nullif(current_setting('eventflows.tenant', true), ''), ''), 0))",
-      [`${namespace}:inline:${name}`],
+      "SELECT pg_advisory_xact_lock(hashtextextended($1 || coalesce(current_setting('eventflows.tenant', true), ''), 0))",
+      [`${namespace}:inline:${name}:`],
     );
   }
 }

@@ -23,13 +23,12 @@ function equal(a: unknown, b: unknown, given: Comparing | undefined): boolean {
   // What keeps its content out of its enumerable keys: compared by that content. With no keys to
   // compare, two ArrayBuffers of different bytes, two RegExps or two Errors of different messages
   // were equal (found by an outside audit).
-  if (a instanceof ArrayBuffer) return equalBytes(new Uint8Array(a), new Uint8Array(b as ArrayBuffer));
-  if (a instanceof DataView) return equalBytes(bytesOf(a), bytesOf(b as DataView));
-  if (a instanceof RegExp) return a.source === (b as RegExp).source && a.flags === (b as RegExp).flags;
-  if (a instanceof Number || a instanceof Boolean || a instanceof String) {
-    return equal(a.valueOf(), (b as { valueOf(): unknown }).valueOf(), given);
+  if (a instanceof ArrayBuffer || a instanceof DataView) return equalBytes(bytesOf(a), bytesOf(b as DataView));
+  if (a instanceof RegExp || a instanceof Number || a instanceof Boolean || a instanceof String || a instanceof Error) {
+    // Their text: a RegExp's source and flags, a boxed value's (NaN "NaN", -0 "0"), an Error's name and message.
+    if (String(a) !== String(b)) return false;
+    if (!(a instanceof Error)) return true;
   }
-  if (a instanceof Error && (a.name !== (b as Error).name || a.message !== (b as Error).message)) return false;
   const comparing = given ?? new Map<object, Set<object>>();
   let partners = comparing.get(a);
   if (partners?.has(b)) return true;
@@ -99,8 +98,10 @@ function equalContents(a: object, b: object, comparing: Comparing): boolean {
   return true;
 }
 
-function bytesOf(view: DataView): Uint8Array {
-  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+function bytesOf(bytes: ArrayBuffer | DataView): Uint8Array {
+  return bytes instanceof DataView
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
