@@ -220,7 +220,7 @@ describe("saga timeouts", () => {
     expect(outcome?.error).toBeInstanceOf(ValidationError);
     expect(await store.list()).toEqual([]);
     expect(await store.nextDueAt()).toBeUndefined();
-    return (outcome?.error as ValidationError).issues;
+    return (outcome?.error as ValidationError | undefined)?.issues;
   }
 
   // The message said "must be a non-negative number of milliseconds" of a refused 2,147,483,648,000: it
