@@ -55,13 +55,16 @@ export async function appendProjected(
   expectedVersion: ExpectedVersion,
   plaintext: (events: readonly EventEnvelope[]) => Promise<readonly EventEnvelope[]>,
 ): Promise<Committed> {
+  // Before the append takes its stream's row: an append that waits for the lock holds nothing another
+  // transaction of the same projection could be waiting for (two withTransaction blocks appending to the
+  // same streams in turn would otherwise deadlock).
+  await lockTaking(sql, context.names.lockNamespace, projections, streamId, events);
   const appended = await appendEvents(sql, context, streamId, events, expectedVersion, false);
   if (appended.retried) return appended;
   // Handlers see what readers see: personal fields decrypted.
   const handled = await plaintext(appended.events);
   const readModels = readModelTransactionOn(sql, context.names);
   try {
-    await lockTaking(sql, context.names.lockNamespace, projections, handled);
     await projectEach(projections, handled, readModels);
   } finally {
     // A handler that kept its readModels past the step: its puts would be flushed never.
@@ -83,10 +86,14 @@ async function lockTaking(
   sql: PostgresTransactionSql,
   namespace: string,
   projections: readonly AnyProjection[],
-  handled: readonly EventEnvelope[],
+  streamId: string,
+  events: readonly PendingEvent[],
 ): Promise<void> {
+  // The filters read the type, the stream id and, for a lifecycle event, the stream its data names.
   const names = projections
-    .filter((projection) => handled.some((event) => projection.matches(event)))
+    .filter((projection) =>
+      events.some((event) => projection.matches({ type: event.type, streamId, data: event.data } as EventEnvelope)),
+    )
     .map((projection) => projection.name as string)
     .sort();
   for (const name of names) {

@@ -145,6 +145,30 @@ describe("inline projections", () => {
     expect(await readModels.get("projection-state", name)).toEqual({ n: 20 });
   });
 
+  // With the lock taken after the append's row, A (X then Y) and B (Y then X) in withTransaction each held a
+  // stream the other needed while one waited for the projection's lock: a deadlock, one of them aborted.
+  test("two transactions appending to the same streams in opposite orders both commit, and count every event", async () => {
+    const name = `pairs-${ulid()}`;
+    const counting = projection<EventEnvelope<"ItemAdded", unknown>, { n: number }>({
+      name,
+      types: ["ItemAdded"],
+      initialState: { n: 0 },
+      handle: async (_event, { state }) => ({ n: state.n + 1 }),
+    });
+    const store = new PostgresEventStore({ ...pg.options, projections: [counting] });
+    const [x, y] = [`Cart-${ulid()}`, `Cart-${ulid()}`];
+    const both = (first: string, second: string) =>
+      store.withTransaction(async (tx) => {
+        await tx.appendToStream(first, [{ type: "ItemAdded", data: {} }]);
+        // Let the other transaction take its first stream before this one takes its second.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await tx.appendToStream(second, [{ type: "ItemAdded", data: {} }]);
+      });
+    await Promise.all([both(x, y), both(y, x)]);
+    const readModels = new PostgresReadModelStore({ sql: pg.sql, schema });
+    expect(await readModels.get("projection-state", name)).toEqual({ n: 4 });
+  });
+
   test("bad projection definitions are refused when the store is made", () => {
     for (const projections of [[{ name: "x", handle: () => undefined }], [{ name: "x" }], "nope", [null]]) {
       expect(() => new PostgresEventStore({ ...pg.options, projections: projections as never })).toThrow(
