@@ -174,12 +174,14 @@ export async function handleEventStoreRequest(
         { path: ["live"], message: "live must be the object's LiveSubscribers" },
       ]);
     }
-    if (ready !== undefined && typeof (ready as { then?: unknown } | null)?.then !== "function") {
-      throw new ValidationError("Invalid event store request options", [
-        { path: ["ready"], message: "ready must be a promise (the store's migrate())" },
-      ]);
+    if (ready !== undefined) {
+      if (typeof (ready as { then?: unknown } | null)?.then !== "function") {
+        throw new ValidationError("Invalid event store request options", [
+          { path: ["ready"], message: "ready must be a promise (the store's migrate())" },
+        ]);
+      }
+      await ready;
     }
-    if (ready !== undefined) await ready;
     if (operation === "subscribe" && live !== undefined) {
       const given = url.searchParams.getAll("after");
       const after = given[0] ?? "0";

@@ -334,8 +334,7 @@ function assertNewSnapshot(snapshot: unknown): asserts snapshot is NewSnapshot {
   }
   // A misspelt `schemaVerson` or `createAt` was dropped for its default, and the snapshot stored
   // under schema version 1 or the wall clock. A loaded snapshot's `storedBytes` passes (a copy).
-  const unknown = unknownKeyIssues(snapshot, SNAPSHOT_KEYS);
-  if (unknown.length > 0) throw new ValidationError("Invalid snapshot", unknown);
+  assertKnownOptions(snapshot, SNAPSHOT_KEYS, "snapshot");
   const { streamId, version, schemaVersion } = snapshot as Record<string, unknown>;
   assertStreamId(streamId);
   assertPositiveInteger(version, "snapshot version");
