@@ -180,6 +180,7 @@ const builders: Record<string, OptionBuilder> = {
       "retryDelayMs",
       "leaseMs",
       "tickLimit",
+      "redriveIntervalMs",
       "owner",
       "telemetry",
     ],
@@ -283,6 +284,22 @@ describe("the core's option objects refuse keys they do not take", () => {
     const bus = new CommandBus<{ Count: { payload: object; result: number } }>();
     bus.register("Count", () => 1);
     await expect(bus.execute("Count", {}, [] as never)).rejects.toThrow("must be an object, got an array");
+  });
+
+  test("null options are no options for every in-memory store, as the docs say of options throughout", async () => {
+    // The saga and idempotency stores read a field of null (a TypeError); the dedup store refused it.
+    const stores = [
+      new InMemoryEventStore(null as never),
+      new InMemorySnapshotStore(null as never),
+      new InMemorySubjectKeyStore(null as never),
+      new InMemoryProjectionLock(null as never),
+      new InMemorySagaStore(null as never),
+      new InMemoryIdempotencyStore(null as never),
+      new InMemoryDedupStore(null as never),
+    ];
+    expect((stores[4] as InMemorySagaStore).maxStateBytes).toBe(new InMemorySagaStore().maxStateBytes);
+    expect((await (stores[5] as InMemoryIdempotencyStore).claim("k", "f")).state).toBe("claimed");
+    expect((stores[6] as InMemoryDedupStore).has("m-1")).toBe(false);
   });
 
   test("an array given for options is called an array, not an object, wherever options are checked", async () => {

@@ -189,11 +189,18 @@ function requiredStrings(value: unknown, keys: readonly string[], at: readonly (
 }
 
 /**
- * Builds the document. `serverUrl` is used when no `servers` are configured.
- * @throws {ValidationError} `info` or `servers` OpenAPI would not take (as `eventFlowsRoutes` checks them).
+ * Builds the document. `serverUrl` is used when no `servers` are configured; no options are the defaults.
+ * @throws {ValidationError} a `spec` without its `routes` list, or `info` or `servers` OpenAPI would not
+ *   take (as `eventFlowsRoutes` checks them).
  */
-export function openApiDocument(spec: DocumentSpec, options: OpenApiOptions, serverUrl: string): JsonSchema {
-  const issues = infoAndServersIssues(options ?? {}, []);
+export function openApiDocument(spec: DocumentSpec, given: OpenApiOptions, serverUrl: string): JsonSchema {
+  if (!Array.isArray((spec as Partial<DocumentSpec> | null | undefined)?.routes)) {
+    throw new ValidationError("Invalid OpenAPI document spec", [
+      { path: ["spec", "routes"], message: "must be the routes' descriptions, a list" },
+    ]);
+  }
+  const options = given ?? {};
+  const issues = infoAndServersIssues(options, []);
   if (issues.length > 0) throw new ValidationError("Invalid OpenAPI options", issues);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of spec.routes) {

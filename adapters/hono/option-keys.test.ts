@@ -139,6 +139,11 @@ describe("eventFlowsRoutes refuses keys its option objects do not take", () => {
       "servers.0.url",
     ]);
     expect(openApiDocument(spec, full, "/")).toMatchObject({ info: full.info, servers: full.servers });
+    // A spec that is none is refused naming it; no options are the defaults (both were TypeErrors).
+    for (const wrong of [undefined, {}, { routes: "Open" }]) {
+      expect(refusedPaths(() => openApiDocument(wrong as never, {}, "/"))).toEqual(["spec.routes"]);
+    }
+    expect(openApiDocument(spec, undefined as never, "/")).toMatchObject({ servers: [{ url: "/" }] });
   });
 
   test("every key each object documents is still taken", async () => {

@@ -218,4 +218,8 @@ describe("the PostgreSQL adapter's option objects refuse keys they do not take",
     expect((store.sql as PostgresSql).options.max).toBe(3);
     expect(tenantSchemaName("acme", null as never)).toBe("tenant_acme");
   });
+
+  test("null saga store options are refused as none are, naming sql (the base class read a field of null)", async () => {
+    expect(await refusedPaths(() => new PostgresSagaStore(null as never))).toEqual(["sql"]);
+  });
 });

@@ -51,7 +51,16 @@ describe("PostgreSQL ping and healthCheck", () => {
       new PostgresIdempotencyStore({ sql, schema }),
     ];
     for (const store of stores) {
-      for (const signal of [5, "abort", {}]) {
+      // A Proxy whose traps throw (getPrototypeOf under instanceof) let the trap's error out.
+      const hostile = new Proxy(
+        {},
+        {
+          getPrototypeOf: () => {
+            throw new Error("trap");
+          },
+        },
+      );
+      for (const signal of [5, "abort", {}, hostile]) {
         const error = await store.ping(signal as never).catch((e: unknown) => e);
         expect((error as { code?: unknown }).code).toBe("VALIDATION_FAILED");
       }

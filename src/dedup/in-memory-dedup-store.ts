@@ -1,5 +1,5 @@
 import { ValidationError } from "../errors.js";
-import { assertKnownOptions, assertObject, checkedClock, functionIssues } from "../internal/validate.js";
+import { assertKnownOptions, checkedClock, functionIssues } from "../internal/validate.js";
 import { checkDedupId, type DedupStore } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
@@ -19,8 +19,9 @@ export class InMemoryDedupStore implements DedupStore {
   readonly #ttlMs: number;
   readonly #now: () => number;
 
-  constructor(options: InMemoryDedupStoreOptions = {}) {
-    assertObject(options, [], "dedup store options", false);
+  constructor(given: InMemoryDedupStoreOptions = {}) {
+    // null is no options, as for every store (assertKnownOptions refuses what is no object).
+    const options = given ?? {};
     assertKnownOptions(options, ["maxEntries", "ttlMs", "now"], "dedup store options");
     const max = options.maxEntries ?? 100_000;
     const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY;

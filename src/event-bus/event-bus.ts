@@ -1,7 +1,7 @@
-import type { Issue } from "../errors.js";
+import { type Issue, ValidationError } from "../errors.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { categoryOf, STREAM_SEPARATOR } from "../events/stream.js";
-import { kindOf, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues } from "../internal/validate.js";
+import { kindOf, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH, nameIssues, UNREADABLE } from "../internal/validate.js";
 import { eventFields, getLogger } from "../logging/library-logger.js";
 
 export type EventHandler<E extends EventEnvelope = EventEnvelope> = (event: E) => void | Promise<void>;
@@ -97,9 +97,18 @@ const PATTERN_FORMS = "pattern must be { all: true }, { type } or { category }";
 /**
  * What is wrong with a subscription pattern: it must be exactly one of the three forms, with `all`
  * true, and types or categories a name or a list of names (a category without `-`, which would
- * never match: it separates a stream's category from its id).
+ * never match: it separates a stream's category from its id). A pattern whose reading throws (a
+ * revoked Proxy, a trap or getter) is refused as unreadable, without the error it threw.
  */
 export function patternIssues(pattern: unknown): Issue[] {
+  try {
+    return readPatternIssues(pattern);
+  } catch {
+    return [{ path: ["pattern"], message: UNREADABLE }];
+  }
+}
+
+function readPatternIssues(pattern: unknown): Issue[] {
   if (typeof pattern !== "object" || pattern === null || Array.isArray(pattern)) {
     return [{ path: ["pattern"], message: PATTERN_FORMS }];
   }
@@ -137,8 +146,14 @@ export function patternIssues(pattern: unknown): Issue[] {
   return issues;
 }
 
-/** Compiles a pattern to a predicate once, at subscription time, so publishing stays cheap. */
+/**
+ * Compiles a pattern to a predicate once, at subscription time, so publishing stays cheap.
+ * @throws {ValidationError} what {@link patternIssues} finds wrong with the pattern.
+ */
 export function matcherFor(pattern: SubscriptionPattern): (event: EventEnvelope) => boolean {
+  // Checked again here (a bus checks it with the handler first): compiling a bad pattern was a TypeError.
+  const issues = patternIssues(pattern);
+  if (issues.length > 0) throw new ValidationError("Invalid subscription", issues);
   if ("all" in pattern) return () => true;
   if ("type" in pattern) {
     const types = new Set(typeof pattern.type === "string" ? [pattern.type] : pattern.type);

@@ -76,6 +76,17 @@ describe("a bus built on the public entry", () => {
     expect(patternIssues({ type: ["Placed", "\uD800"] })[0]?.path).toEqual(["pattern", "type", 1]);
   });
 
+  test("matcherFor refuses what is no pattern with a ValidationError naming it, not a TypeError", () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const pattern of [undefined, null, "Placed", { type: {} }, { category: 5 }, proxy]) {
+      expect(() => matcherFor(pattern as never)).toThrow(ValidationError);
+    }
+    expect(() => patternIssues(proxy)).not.toThrow();
+    const placed = matcherFor({ type: ["Placed"] });
+    expect(placed({ type: "Placed", streamId: "Order-1" } as EventEnvelope)).toBe(true);
+  });
+
   test("passes every case of eventBusContract", async () => {
     const results = await runContract(
       eventBusContract({ name: "public entry bus", create: (o) => new PublicEntryBus(o) }),

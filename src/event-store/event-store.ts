@@ -66,7 +66,12 @@ import {
   type TruncateStreamOptions,
   visibleFeed,
 } from "./stream-deletion.js";
-import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
+import {
+  type StoreSubscription,
+  SUBSCRIBE_TO_ALL_OPTIONS,
+  type SubscribeToAllOptions,
+  startSubscription,
+} from "./subscription.js";
 import type {
   AppendToStreamOptions,
   AppendToStreamResult,
@@ -442,10 +447,7 @@ export abstract class EventStore {
    */
   readAll<E extends EventEnvelope = EventEnvelope>(given: ReadAllOptions = {}): AsyncGenerator<E, void, undefined> {
     const options = given ?? {};
-    assertKnownOptions(options, READ_ALL_OPTIONS, "read options");
-    if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
-    if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
-    assertRaw(options.raw);
+    assertReadAllOptions(options);
     const pages = this.#feedPages(options);
     return this.#observedRead("readAll", undefined, pages, this.#quietRead) as AsyncGenerator<E, void, undefined>;
   }
@@ -660,7 +662,10 @@ export abstract class EventStore {
     // The subscription reads stored events and upcasts each itself, so that its checkpoint moves
     // past a stored event only once every event a split made of it is handled.
     // A wrapping store's check (a tenant's) runs in the read, before an event is decrypted, traced or
-    // handed to the handler or to onError: a refused event ends the read as a read failure.
+    // handed to the handler or to onError: a refused event ends the read as a read failure. Looked up
+    // once the keys are checked: options whose keys cannot be read are a ValidationError, not the
+    // error of the Proxy trap the look-up would call first.
+    assertKnownOptions(options, SUBSCRIBE_TO_ALL_OPTIONS, "subscription");
     const check = options == null ? undefined : readCheckOf(options);
     const source = {
       capabilities: this.capabilities,
@@ -843,6 +848,18 @@ function reportListenerFailure(error: unknown): void {
   getLogger().error("a watchAppends listener failed; the events are stored", { error });
 }
 
+/**
+ * @internal Whether `value` has an event store's methods: what a tenant's store wraps, and what
+ * `applyRetention` and a tenancy factory's `eventStore` are checked with.
+ */
+export function isEventStore(value: unknown): value is EventStore {
+  if (typeof value !== "object" || value === null) return false;
+  const store = value as Record<string, unknown>;
+  return ["appendToStream", "readStream", "readAll", "getStreamVersion", "subscribeToAll"].every(
+    (method) => typeof store[method] === "function",
+  );
+}
+
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {
   if (value === "any" || value === "no-stream" || value === "stream-exists") return;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return;
@@ -895,7 +912,12 @@ export function assertAppendOptions(options: unknown): void {
 const READ_STREAM_OPTIONS: readonly (keyof ReadStreamOptions)[] = ["direction", "fromVersion", "maxCount", "raw"];
 const READ_ALL_OPTIONS: readonly (keyof ReadAllOptions)[] = ["after", "maxCount", "raw"];
 
-function assertReadStreamOptions(options: ReadStreamOptions): void {
+/**
+ * @internal Refuses a read's options as `readStream` does (`readAll`: {@link assertReadAllOptions}). A
+ * wrapping store (a tenant's) asks it before it copies them to add its check: the copy reads every
+ * field, so a getter on a key the read does not take, or keys a Proxy cannot list, threw its own error.
+ */
+export function assertReadStreamOptions(options: ReadStreamOptions): void {
   assertKnownOptions(options, READ_STREAM_OPTIONS, "read options");
   assertRaw(options.raw);
   if (options.direction !== undefined && options.direction !== "forward" && options.direction !== "backward") {
@@ -905,6 +927,14 @@ function assertReadStreamOptions(options: ReadStreamOptions): void {
   }
   if (options.fromVersion !== undefined) assertPositiveInteger(options.fromVersion, "fromVersion");
   if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
+}
+
+/** @internal See {@link assertReadStreamOptions}. */
+export function assertReadAllOptions(options: ReadAllOptions): void {
+  assertKnownOptions(options, READ_ALL_OPTIONS, "read options");
+  if (options.after !== undefined) assertNonNegativeInteger(options.after, "after");
+  if (options.maxCount !== undefined) assertNonNegativeInteger(options.maxCount, "maxCount");
+  assertRaw(options.raw);
 }
 
 /** Counts a failed commit (a conflict, a backend error) by its code, then lets it go on. */

@@ -1,9 +1,9 @@
 import { type EventFlowsError, type Issue, isEventFlowsError, ValidationError } from "../errors.js";
 import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
-import { assertKnownOptions, kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { assertKnownOptions, assertObject, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { throwIfAborted } from "../projections/progress.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
-import type { EventStore } from "./event-store.js";
+import { type EventStore, isEventStore } from "./event-store.js";
 import type { StreamChangeResult } from "./stream-deletion.js";
 
 /** What a category keeps. Give one or both. */
@@ -105,14 +105,21 @@ interface StreamSummary {
  * saw as the expected version: a stream appended to meanwhile is skipped (`CONCURRENCY_CONFLICT`)
  * and taken up by the next run. Streams of other categories and the `$` system streams are never
  * touched. Running it again right away changes nothing.
- * @throws {ValidationError} an option it does not take, or policies {@link retention} refuses.
+ * @throws {ValidationError} no options, a store that is no event store, an option it does not take, or
+ *   policies {@link retention} refuses.
  * @throws {StreamDeletionNotSupportedError} the store has no stream deletion.
  * @throws {AbortedError} `signal` fired; the changes made before it stay made.
  */
 export async function applyRetention(options: ApplyRetentionOptions): Promise<RetentionReport> {
+  assertObject(options, [], "retention options");
   // A misspelt `snapshots` would hard-delete streams and leave their snapshots, personal data included.
   assertKnownOptions(options, APPLY_OPTIONS, "retention options");
   const { store, snapshots, signal } = options;
+  if (!isEventStore(store)) {
+    throw new ValidationError("Invalid retention options", [
+      { path: ["store"], message: `must be an event store, got ${kindOf(store)}` },
+    ]);
+  }
   const policies = retention(options.policies);
   const now = (options.now ?? new Date()).getTime();
   const streams = await summarize(store, policies, signal);

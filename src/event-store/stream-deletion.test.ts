@@ -110,6 +110,14 @@ describe("retention", () => {
     expect(await snapshots.load("Session-1")).toBeDefined();
   });
 
+  test("applyRetention without its options or their store is a ValidationError, not a TypeError", async () => {
+    const policies = retention({ Session: { keepLast: 1 } });
+    for (const options of [undefined, null, "Session", { policies }, { store: {}, policies }]) {
+      const refused = await applyRetention(options as never).catch((e: unknown) => e);
+      expect({ options, validation: isValidationError(refused) }).toEqual({ options, validation: true });
+    }
+  });
+
   test("a stream whose category is a name Object.prototype has (constructor, toString) is no stream of a rule", async () => {
     const store = new InMemoryEventStore();
     await store.appendToStream("constructor-1", [{ type: "A", data: {} }]);

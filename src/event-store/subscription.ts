@@ -46,7 +46,8 @@ export interface SubscribeToAllOptions<E extends EventEnvelope = EventEnvelope> 
   readonly telemetry?: boolean;
 }
 
-const SUBSCRIBE_TO_ALL_OPTIONS = [
+/** @internal The keys `subscribeToAll` takes: a store (or one wrapping it) checks them before it reads a field. */
+export const SUBSCRIBE_TO_ALL_OPTIONS = [
   "handler",
   "after",
   "batchSize",

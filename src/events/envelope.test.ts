@@ -4,7 +4,7 @@ import { ValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { isUlid, ulidTimestamp } from "../ids.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
-import { createEvent, type NewEvent, prepareEvents } from "./envelope.js";
+import { createEvent, type NewEvent, prepareEvents, storedEventFlaw } from "./envelope.js";
 
 /** One event with `timestamp` through prepareEvents: the timestamp it stores, or the error it throws. */
 function prepared(timestamp: string): { stored?: string | undefined; refused?: unknown } {
@@ -332,6 +332,16 @@ describe("prepareEvents", () => {
         undefined,
       ),
     ).toThrow("duplicate event id in one append");
+  });
+});
+
+describe("storedEventFlaw", () => {
+  test("what is no object at all is a flaw too, for the store to refuse as corrupt, not a TypeError", () => {
+    for (const row of [null, undefined, "row", 5]) {
+      expect(storedEventFlaw(row as never)).toBe("it is not an object");
+    }
+    const event = { streamId: "S-1", id: "e-1", type: "A", timestamp: "2026-01-01T00:00:00.000Z", metadata: {} };
+    expect(storedEventFlaw(event as never)).toBeUndefined();
   });
 });
 

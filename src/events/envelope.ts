@@ -116,9 +116,11 @@ export function unreadableEvents(error: unknown): EventFlowsError {
  * take what the library never writes (another tool wrote the row): an empty stream id, id, type or time
  * (PostgreSQL's to_char reads an infinite time as NULL), metadata that is JSON but no object. For a store
  * to refuse such a row as an `EventCorruptError` rather than hand it to a reader that breaks further away.
- * A row of stream "" is only met by a global read: its position says which row it is.
+ * A row of stream "" is only met by a global read: its position says which row it is. What is no object
+ * at all is a flaw too, not a TypeError: the store refuses it as corrupt like any other row.
  */
 export function storedEventFlaw(event: EventEnvelope): string | undefined {
+  if (typeof event !== "object" || event === null) return "it is not an object";
   const { streamId, id, type, timestamp, metadata } = event;
   if (!streamId) return `it has no stream id (global position ${event.globalPosition})`;
   if (!id || !type || !timestamp) return `it has no ${!id ? "id" : !type ? "type" : "time"}`;

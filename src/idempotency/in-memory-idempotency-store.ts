@@ -104,7 +104,9 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly #now: () => number;
 
   /** @throws {ValidationError} a bound or TTL that is not a positive integer, a clock or scopeOf that is not a function. */
-  constructor(options: InMemoryIdempotencyStoreOptions = {}) {
+  constructor(given: InMemoryIdempotencyStoreOptions = {}) {
+    // null is no options, as for every store.
+    const options = given ?? {};
     assertKnownOptions(options, IDEMPOTENCY_STORE_KEYS, "idempotency store options");
     const issues: Issue[] = [];
     this.#ttlMs = positiveInteger(options.ttlMs, 24 * 60 * 60 * 1000, "ttlMs", issues);

@@ -3,12 +3,15 @@ import fc from "fast-check";
 import { AggregateRoot } from "../aggregate/aggregate-root.js";
 import { AggregateRepository } from "../aggregate/repository.js";
 import { InMemoryCheckpointStore } from "../checkpoint/in-memory-checkpoint-store.js";
-import { isValidationError } from "../errors.js";
+import { isValidationError, ValidationError } from "../errors.js";
 import { InMemoryEventBus } from "../event-bus/in-memory-event-bus.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import { CommandBus } from "../messaging/command-bus.js";
 import { retryOnConcurrency } from "../messaging/middleware.js";
-import { kindOf, objectIssues, unknownKeyIssues } from "./validate.js";
+import { InMemorySagaStore } from "../sagas/in-memory-saga-store.js";
+import { TenantEventStore } from "../tenancy/tenant-event-store.js";
+import { tenantId } from "../tenancy/tenant-id.js";
+import { assertFunction, assertObject, kindOf, objectIssues, unknownKeyIssues } from "./validate.js";
 
 const SECRET = "h53-secret-marker";
 
@@ -75,6 +78,63 @@ describe("input that cannot be read", () => {
       }
     }
     expect(await store.getLastGlobalPosition()).toBe(0);
+  });
+
+  test("options whose keys cannot be read, or with a key it does not take whose getter throws, are a ValidationError on every store method", async () => {
+    // Before, subscribeToAll read a wrapping store's check from the options first, and the saga store's
+    // listings and claims read their fields unchecked: the Proxy's or getter's own error came out.
+    const store = new InMemoryEventStore();
+    await store.appendToStream("Doc-1", [{ type: "Happened", data: {} }]);
+    const tenant = new TenantEventStore(tenantId("acme"), new InMemoryEventStore());
+    const sagas = new InMemorySagaStore();
+    const calls: Record<string, (options: never) => Promise<unknown>> = {
+      appendToStream: (o) => store.appendToStream("Doc-1", [], o),
+      readStream: async (o) => store.readStream("Doc-1", o).next(),
+      readAll: async (o) => store.readAll(o).next(),
+      deleteStream: (o) => store.deleteStream("Doc-1", o),
+      subscribeToAll: async (o) => store.subscribeToAll(o).stop(),
+      "tenant appendToStream": (o) => tenant.appendToStream("Doc-1", [], o),
+      "tenant readStream": async (o) => tenant.readStream("Doc-1", o).next(),
+      "tenant readAll": async (o) => tenant.readAll(o).next(),
+      "tenant subscribeToAll": async (o) => tenant.subscribeToAll(o).stop(),
+      "saga list": (o) => sagas.list(o),
+      "saga failures": (o) => sagas.failures(o),
+      "saga nextDueAt": (o) => sagas.nextDueAt(o),
+      "saga claimDueTimeouts": (o) => sagas.claimDueTimeouts(o),
+    };
+    for (const [name, call] of Object.entries(calls)) {
+      // `type` is no option of any of these (the audit's getter on a saga listing's options).
+      const getter = Object.defineProperty({}, "type", {
+        enumerable: true,
+        get: () => {
+          throw new Error(SECRET);
+        },
+      });
+      for (const [kind, options] of Object.entries({ revoked: revoked(), hostile: hostile(), getter })) {
+        const error = await Promise.resolve()
+          .then(() => call(options as never))
+          .catch((e: unknown) => e);
+        expect({ name, kind, validation: isValidationError(error) }).toEqual({ name, kind, validation: true });
+        expect(`${(error as Error).message} ${JSON.stringify(error)}`).not.toContain(SECRET);
+      }
+    }
+    expect(await store.getStreamVersion("Doc-1")).toBe(1);
+  });
+});
+
+describe("the helpers documented for store authors, called from JavaScript without their arguments", () => {
+  test("assertFunction and assertObject refuse with a ValidationError, unknownKeyIssues lists issues: no TypeError", () => {
+    for (const call of [
+      () => assertFunction(undefined as never, undefined as never, undefined as never),
+      () => assertObject(undefined as never, undefined as never, undefined as never),
+      () => assertFunction(5, 7 as never, "options"),
+      () => assertObject("x", {} as never, "options"),
+    ]) {
+      expect(call).toThrow(ValidationError);
+    }
+    // Without the list of keys it takes, every key of the options is one it does not take.
+    expect(unknownKeyIssues([{}], undefined as never).map((issue) => issue.path)).toEqual([["0"]]);
+    expect(unknownKeyIssues({ a: 1 }, 5 as never, 3 as never, 4 as never).map((issue) => issue.path)).toEqual([["a"]]);
   });
 });
 

@@ -112,7 +112,16 @@ export function kindOf(value: unknown): string {
  */
 export function functionIssues(value: unknown, path: string | readonly (string | number)[], required = false): Issue[] {
   if (typeof value === "function" || (value === undefined && !required)) return [];
-  return [{ path: typeof path === "string" ? [path] : path, message: `must be a function, got ${kindOf(value)}` }];
+  return [{ path: pathOf(path), message: `must be a function, got ${kindOf(value)}` }];
+}
+
+/**
+ * A helper's `path` argument as an issue's path: a key, or a list of them. Anything else (a JavaScript
+ * caller's slip: none, a number) is the value's own place, not a TypeError from the helper.
+ */
+function pathOf(path: unknown): readonly (string | number)[] {
+  if (typeof path === "string") return [path];
+  return isArray(path) === true ? (path as readonly (string | number)[]) : [];
 }
 
 /**
@@ -139,14 +148,15 @@ export function objectIssues(value: unknown, path: string | readonly (string | n
   if (value === undefined && !required) return [];
   if (typeof value === "object" && value !== null && isArray(value) === false) return [];
   const got = value === undefined ? "nothing" : kindOf(value);
-  return [{ path: typeof path === "string" ? [path] : path, message: `must be an object, got ${got}` }];
+  return [{ path: pathOf(path), message: `must be an object, got ${got}` }];
 }
 
 /**
  * The issues of an options object's keys its reader does not take (`health.stroe: is not an option`),
  * one per key, each naming its path: a misspelt key was dropped without a word, and its default (no
  * probe, no auth hook) served instead of what was meant. Not an object: nothing to say here. Keys
- * that begin with `extensions` also pass (OpenAPI's `x-` fields, which a document may carry).
+ * that begin with `extensions` also pass (OpenAPI's `x-` fields, which a document may carry). From
+ * JavaScript, `known` that is no list takes no key, and a `path` that is none is the value's own place.
  */
 export function unknownKeyIssues(
   value: unknown,
@@ -155,18 +165,20 @@ export function unknownKeyIssues(
   extensions?: string,
 ): Issue[] {
   if (typeof value !== "object" || value === null) return [];
+  const takes: readonly string[] = isArray(known) === true ? known : [];
+  const at = pathOf(path);
   const issues: Issue[] = [];
   let keys: string[];
   try {
     keys = Object.keys(value);
   } catch {
-    return [{ path: [...path], message: UNREADABLE }];
+    return [{ path: [...at], message: UNREADABLE }];
   }
+  const extended = typeof extensions === "string";
   for (const key of keys) {
-    if (!known.includes(key) && (extensions === undefined || !key.startsWith(extensions))) {
-      const options =
-        extensions === undefined ? known.join(", ") : `${known.join(", ")}, or an extension named ${extensions}…`;
-      issues.push({ path: [...path, key], message: `is not an option (the options are ${options})` });
+    if (!takes.includes(key) && (!extended || !key.startsWith(extensions))) {
+      const options = extended ? `${takes.join(", ")}, or an extension named ${extensions}…` : takes.join(", ");
+      issues.push({ path: [...at, key], message: `is not an option (the options are ${options})` });
     }
   }
   return issues;

@@ -3,8 +3,11 @@ import {
   InMemoryEventStore,
   InMemorySubjectKeyStore,
   isPersonalDataError,
+  isValidationError,
   personalData,
   type SubjectKeyLookup,
+  unwrapSubjectKey,
+  wrapSubjectKey,
 } from "../index.js";
 
 const SECRET = "ada@example.com";
@@ -88,4 +91,24 @@ describe("a key store that answers garbage fails closed (key stores made by hand
       expectKeyStoreFault(read, "C-1");
     });
   }
+});
+
+describe("wrapping and unwrapping a subject key (for key store adapters)", () => {
+  test("a subject id that is none is a ValidationError first, so no error keeps it (a BigInt broke JSON.stringify)", async () => {
+    const masterKey = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+    const raw = new Uint8Array(32);
+    for (const subjectId of [10n, 5, undefined, "", "a\u0000b"]) {
+      for (const call of [
+        () => unwrapSubjectKey(masterKey, subjectId as never, new Uint8Array(40)),
+        () => wrapSubjectKey(masterKey, subjectId as never, raw),
+      ]) {
+        const error = await call().catch((e: unknown) => e);
+        expect({ subjectId: String(subjectId), validation: isValidationError(error) }).toEqual({
+          subjectId: String(subjectId),
+          validation: true,
+        });
+        expect(() => JSON.stringify(error)).not.toThrow();
+      }
+    }
+  });
 });

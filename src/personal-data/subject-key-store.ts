@@ -251,8 +251,10 @@ async function importSubjectKey(raw: Uint8Array): Promise<WebCryptoKey> {
  * A subject key as a backend stores it: AES-GCM under the application's master key, with the
  * subject id as additional data (a wrapped key copied to another subject's row does not unwrap).
  * The bytes are the 12-byte IV followed by the ciphertext. For key store adapters.
+ * @throws {ValidationError} `subjectId` is no subject id.
  */
 export async function wrapSubjectKey(masterKey: WebCryptoKey, subjectId: string, raw: Uint8Array): Promise<Uint8Array> {
+  assertSubjectId(subjectId);
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: encoder.encode(WRAP_LABEL + subjectId) },
@@ -267,6 +269,7 @@ export async function wrapSubjectKey(masterKey: WebCryptoKey, subjectId: string,
 
 /**
  * The key {@link wrapSubjectKey} wrapped, as a non-extractable CryptoKey.
+ * @throws {ValidationError} `subjectId` is no subject id: checked first, since the error below keeps it.
  * @throws {PersonalDataError} `key-unwrap`: a wrong master key, another subject's row, altered bytes.
  */
 export async function unwrapSubjectKey(
@@ -274,6 +277,7 @@ export async function unwrapSubjectKey(
   subjectId: string,
   wrapped: Uint8Array,
 ): Promise<WebCryptoKey> {
+  assertSubjectId(subjectId);
   let raw: ArrayBuffer;
   try {
     raw = await crypto.subtle.decrypt(

@@ -1,6 +1,7 @@
 import { ConcurrencyError, type Issue, PayloadTooLargeError, ServiceError, ValidationError } from "../errors.js";
 import { jsonIssues, utf8Length } from "../internal/json.js";
 import {
+  assertKnownOptions,
   assertObject,
   integerOptionIssues,
   isName,
@@ -62,7 +63,9 @@ export const SAGA_STORE_OPTIONS = { maxStateBytes: true } as const satisfies Rec
 export abstract class SagaStore {
   readonly maxStateBytes: number;
 
-  constructor(options: SagaStoreOptions = {}) {
+  constructor(given: SagaStoreOptions = {}) {
+    // null is no options, as for every store.
+    const options = given ?? {};
     const issues = integerOptionIssues(options.maxStateBytes, "maxStateBytes", 64 * 1024 * 1024);
     if (issues.length > 0) throw new ValidationError("Invalid saga store options", issues);
     this.maxStateBytes = options.maxStateBytes ?? DEFAULT_MAX_SAGA_STATE_BYTES;
@@ -207,6 +210,7 @@ export abstract class SagaStore {
    */
   async claimDueTimeouts(options: ClaimDueTimeoutsOptions): Promise<SagaTimeout[]> {
     assertObject(options, [], "timeout claim");
+    assertKnownOptions(options, CLAIM_KEYS, "timeout claim");
     const issues = [
       ...(isTime(options.now)
         ? []
@@ -229,8 +233,7 @@ export abstract class SagaStore {
    * store that cannot tell answers undefined, and such drivers wake on their own period instead.
    */
   async nextDueAt(given?: NextDueAtOptions | null): Promise<number | undefined> {
-    const options = given ?? {};
-    assertObject(options, [], "next due time query");
+    const options = listingOptions(given, ["sagas"], "next due time query");
     const issues = claimSagasIssues(options.sagas);
     if (issues.length > 0) throw new ValidationError("Invalid next due time query", issues);
     if (options.sagas?.length === 0) return undefined;
@@ -257,7 +260,7 @@ export abstract class SagaStore {
 
   /** Instances by saga, status or pending outbox, oldest first. */
   async list(given?: ListSagasOptions | null): Promise<SagaRecord[]> {
-    const options = listingOptions(given, "saga listing");
+    const options = listingOptions(given, LIST_KEYS, "saga listing");
     const issues = integerOptionIssues(options.limit, "limit", 10_000);
     if (options.saga !== undefined)
       issues.push(...nameIssues(options.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]));
@@ -283,7 +286,7 @@ export abstract class SagaStore {
 
   /** Recorded failures, oldest first: at most `limit` (an integer from 1 to 10,000; default 100). */
   async failures(given?: { readonly saga?: string; readonly limit?: number } | null): Promise<SagaFailure[]> {
-    const options = listingOptions(given, "saga failure listing");
+    const options = listingOptions(given, ["saga", "limit"], "saga failure listing");
     const issues = integerOptionIssues(options.limit, "limit", 10_000);
     if (options.saga !== undefined)
       issues.push(...nameIssues(options.saga, "saga name", MAX_SAGA_KEY_LENGTH, ["saga"]));
@@ -409,10 +412,22 @@ const isCount = (value: unknown, max: number): boolean =>
 const isTime = (value: unknown): value is number =>
   typeof value === "number" && Number.isFinite(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER;
 
-/** A listing's options: none (undefined or null) are the defaults; anything else must be an object. */
-function listingOptions<T extends object>(given: T | null | undefined, what: string): Partial<T> {
+const CLAIM_KEYS: readonly (keyof ClaimDueTimeoutsOptions)[] = ["now", "owner", "leaseMs", "limit", "sagas"];
+const LIST_KEYS: readonly (keyof ListSagasOptions)[] = ["saga", "status", "pendingOutbox", "limit"];
+
+/**
+ * A listing's or query's options: none (undefined or null) are the defaults; anything else must be an
+ * object of `known` keys, checked before a field is read (a misspelt key was dropped for its default,
+ * and options whose keys cannot be read let the Proxy's own error out).
+ */
+function listingOptions<T extends object>(
+  given: T | null | undefined,
+  known: readonly string[],
+  what: string,
+): Partial<T> {
   if (given === undefined || given === null) return {};
   assertObject(given, [], what);
+  assertKnownOptions(given, known, what);
   return given;
 }
 

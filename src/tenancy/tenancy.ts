@@ -1,6 +1,6 @@
 import type { CheckpointStore } from "../checkpoint/checkpoint-store.js";
 import { type Issue, ValidationError } from "../errors.js";
-import type { EventStore } from "../event-store/event-store.js";
+import { type EventStore, isEventStore } from "../event-store/event-store.js";
 import { functionIssues, unknownKeyIssues } from "../internal/validate.js";
 import { getLogger } from "../logging/library-logger.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
@@ -197,15 +197,6 @@ function tenancyIssues(options: Partial<Record<keyof TenancyOptions<TenantStores
     for (const issue of quotaIssues(options.quotas)) issues.push({ ...issue, path: ["quotas", ...issue.path] });
   }
   return issues;
-}
-
-/** Whether a factory's `eventStore` is an event store the tenant's store can wrap. */
-function isEventStore(value: unknown): value is EventStore {
-  if (typeof value !== "object" || value === null) return false;
-  const store = value as Record<string, unknown>;
-  return ["appendToStream", "readStream", "readAll", "getStreamVersion", "subscribeToAll"].every(
-    (method) => typeof store[method] === "function",
-  );
 }
 
 /** Closes what a scope holds that can be closed, once each; a failing close is logged, never thrown. */

@@ -1,6 +1,13 @@
-import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
+import { isConcurrencyError, isStreamDeletedError, isValidationError, ValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
-import { assertAppendOptions, assertExpectedVersion, EventStore } from "../event-store/event-store.js";
+import {
+  assertAppendOptions,
+  assertExpectedVersion,
+  assertReadAllOptions,
+  assertReadStreamOptions,
+  EventStore,
+  isEventStore,
+} from "../event-store/event-store.js";
 import { pageCheck, READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
 import {
   assertDeletionMode,
@@ -14,6 +21,7 @@ import {
 import {
   logSubscriptionError,
   type StoreSubscription,
+  SUBSCRIBE_TO_ALL_OPTIONS,
   type SubscribeToAllOptions,
 } from "../event-store/subscription.js";
 import type {
@@ -25,10 +33,10 @@ import type {
   ReadStreamOptions,
 } from "../event-store/types.js";
 import { type EventEnvelope, type NewEvent, unreadableEvents } from "../events/envelope.js";
-import { assertPositiveInteger } from "../internal/validate.js";
+import { assertKnownOptions, assertPositiveInteger, kindOf } from "../internal/validate.js";
 import { isTenantIsolationError, TenantIsolationError } from "./errors.js";
 import type { QuotaCounter } from "./quotas.js";
-import type { TenantId } from "./tenant-id.js";
+import { type TenantId, tenantId } from "./tenant-id.js";
 
 /** The metadata field every event of a tenant's store carries. */
 export const TENANT_METADATA_KEY = "tenantId";
@@ -59,10 +67,19 @@ export class TenantEventStore extends EventStore {
   readonly #coreReads: boolean;
   readonly #checks: Readonly<Record<string, ReadCheck>>;
 
+  /**
+   * @throws {InvalidTenantError} `tenant` is no tenant id: it would be stamped into every event.
+   * @throws {ValidationError} `inner` is no event store.
+   */
   constructor(tenant: TenantId, inner: EventStore, quota?: QuotaCounter) {
     // The wrapped store traces its own calls: spans here would double them.
     super({ telemetry: false });
-    this.tenant = tenant;
+    this.tenant = tenantId(tenant);
+    if (!isEventStore(inner)) {
+      throw new ValidationError("Invalid tenant event store", [
+        { path: ["inner"], message: `must be an event store, got ${kindOf(inner)}` },
+      ]);
+    }
     this.inner = inner;
     this.capabilities = inner.capabilities;
     this.#quota = quota;
@@ -315,6 +332,8 @@ export class TenantEventStore extends EventStore {
   override subscribeToAll<E extends EventEnvelope = EventEnvelope>(
     options: SubscribeToAllOptions<E>,
   ): StoreSubscription {
+    // The wrapped store's check of the keys first, as it makes it: before a field is read here.
+    assertKnownOptions(options, SUBSCRIBE_TO_ALL_OPTIONS, "subscription");
     // Without a handler (or options) the wrapped store refuses it with its ValidationError.
     if (typeof options?.handler !== "function") return this.inner.subscribeToAll<E>(options);
     if (this.#coreReads && this.inner.subscribeToAll === EventStore.prototype.subscribeToAll) {
@@ -384,6 +403,9 @@ export class TenantEventStore extends EventStore {
     // Not an object (3, "all"): passed on as given, for the wrapped store to refuse with its
     // ValidationError; spread, it would become options of no key and be read as none.
     if (typeof options !== "object") return options;
+    // The wrapped store's own check first: the copy reads every field, before that check would.
+    if (operation === "readStream") assertReadStreamOptions(options ?? {});
+    else assertReadAllOptions(options ?? {});
     return { ...options, [READ_CHECK]: this.#checks[operation] };
   }
 

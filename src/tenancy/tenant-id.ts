@@ -35,8 +35,10 @@ export function tenantId(value: unknown): TenantId {
 
 /**
  * The tenant as part of an SQL name (a PostgreSQL schema, an SQLite table prefix): `-` becomes `_`.
- * One name per tenant, since tenant ids hold no `_`.
+ * One name per tenant, since tenant ids hold no `_`: so only a tenant id is taken (`a_b`, and `A-b`
+ * once PostgreSQL folds it, would be tenant `a-b`'s name).
+ * @throws {InvalidTenantError} `tenant` is no tenant id.
  */
 export function tenantIdentifier(tenant: TenantId): string {
-  return tenant.replaceAll("-", "_");
+  return tenantId(tenant).replaceAll("-", "_");
 }
