@@ -1,4 +1,11 @@
-import { assertDelayMs, assertObject, functionIssues, unknownKeyIssues, ValidationError } from "../../src/index.js";
+import {
+  assertDelayMs,
+  assertObject,
+  functionIssues,
+  MAX_DELAY_MS,
+  unknownKeyIssues,
+  ValidationError,
+} from "../../src/index.js";
 
 export interface RetryOptions {
   /** Attempts per call, the first one included. Defaults to 8; 1 turns retries off. */
@@ -47,8 +54,8 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
     // A misspelt `maxAttempt` kept the default 8 attempts without a word.
     ...unknownKeyIssues(options, RETRY_OPTIONS, ["retry"]),
     ...integerIssue("maxAttempts", maxAttempts, 1),
-    ...integerIssue("baseDelayMs", baseDelayMs, 0),
-    ...integerIssue("maxDelayMs", maxDelayMs, 0),
+    ...delayIssue("baseDelayMs", baseDelayMs),
+    ...delayIssue("maxDelayMs", maxDelayMs),
     ...integerIssue("budget", budget, 0),
     ...functionIssues(options.random, ["retry", "random"]),
   ];
@@ -155,12 +162,23 @@ function integerIssue(name: string, value: unknown, min: number): { path: string
     : [{ path: ["retry", name], message: `${name} must be an integer of at least ${min}` }];
 }
 
+/**
+ * A delay: an integer from 0 to MAX_DELAY_MS. A longer one passed the check, and the wait it made
+ * (past setTimeout's limit) failed the call with "Invalid sleep arguments" mid-way: a throttled
+ * EventBridge entry was then neither retried nor dead-lettered.
+ */
+function delayIssue(name: string, value: unknown): { path: string[]; message: string }[] {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= MAX_DELAY_MS
+    ? []
+    : [{ path: ["retry", name], message: `${name} must be an integer from 0 to ${MAX_DELAY_MS}` }];
+}
+
 /** A policy as `retryPolicy` makes it, and a retry number from 1: checked before the delay is computed. */
 function assertPolicy(policy: RetryPolicy, retry: number): void {
   assertObject(policy, "policy", "retry policy");
   const issues = [
-    ...integerIssue("baseDelayMs", policy.baseDelayMs, 0),
-    ...integerIssue("maxDelayMs", policy.maxDelayMs, 0),
+    ...delayIssue("baseDelayMs", policy.baseDelayMs),
+    ...delayIssue("maxDelayMs", policy.maxDelayMs),
     ...functionIssues(policy.random, ["retry", "random"], true),
   ];
   if (typeof retry !== "number" || !Number.isSafeInteger(retry) || retry < 1) {

@@ -386,6 +386,10 @@ describe("EventBridgeEventBus configuration", () => {
       [{ entryRetry: { baseDelayMs: -1 } }, "entryRetry.baseDelayMs"],
       [{ entryRetry: { maxDelayMs: Number.NaN } }, "entryRetry.maxDelayMs"],
       [{ entryRetry: { random: "jitter" } }, "entryRetry.random"],
+      // Past setTimeout's limit: the wait for a throttled entry failed the publish with "Invalid sleep
+      // arguments" after the other entries were sent, and the entry was neither retried nor dead-lettered.
+      [{ entryRetry: { baseDelayMs: 2_147_483_648 } }, "entryRetry.baseDelayMs"],
+      [{ entryRetry: { maxDelayMs: 3e9 } }, "entryRetry.maxDelayMs"],
     ];
     for (const [options, path] of wrong) {
       let thrown: unknown;

@@ -1,6 +1,6 @@
 import { isConcurrencyError, ValidationError } from "../errors.js";
 import { sleep } from "./sleep.js";
-import { assertDelayMs, isArray, kindOf } from "./validate.js";
+import { assertDelayMs, isArray, kindOf, MAX_DELAY_MS } from "./validate.js";
 
 /**
  * How `AggregateRepository.update` and the `retryOnConcurrency` middleware retry a conflict: the
@@ -46,7 +46,8 @@ export function conflictRetry(
  * Runs `attempt` until it returns, again after each `ConcurrencyError` up to `maxAttempts` runs in all;
  * the last error, and any other, is thrown. Before a retry it waits a random time from 0 up to
  * `baseDelayMs`, doubled at each retry (full jitter), so that writers that collided spread out; the
- * first run never waits.
+ * first run never waits. The doubling stops at `MAX_DELAY_MS`: a longer wait, which setTimeout fires at
+ * once, made a large `baseDelayMs` (or many attempts) retry without waiting.
  */
 export async function retryConflicts<T>(retry: ConflictRetry, attempt: (number: number) => Promise<T>): Promise<T> {
   for (let number = 1; ; number++) {
@@ -55,6 +56,7 @@ export async function retryConflicts<T>(retry: ConflictRetry, attempt: (number: 
     } catch (error) {
       if (!isConcurrencyError(error) || number >= retry.maxAttempts) throw error;
     }
-    if (retry.baseDelayMs > 0) await sleep(Math.random() * retry.baseDelayMs * 2 ** (number - 1));
+    if (retry.baseDelayMs > 0)
+      await sleep(Math.random() * Math.min(MAX_DELAY_MS, retry.baseDelayMs * 2 ** (number - 1)));
   }
 }
