@@ -175,6 +175,8 @@ export abstract class EventStore {
   /** Woken after each commit with the highest global position it stored (undefined without a global order). */
   readonly #waiters = new Set<(committed: number | undefined) => void>();
   readonly #commitSteps = new Set<(events: readonly EventEnvelope[]) => Promise<void>>();
+  /** By stream, the after-commit step of its last append through this instance, until it settles. */
+  readonly #afterCommits = new Map<string, Promise<PublishResult | undefined>>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
   readonly #prepareOptions: { readonly maxJsonDepth: number };
@@ -344,8 +346,27 @@ export abstract class EventStore {
    * spanning several appends) call it once the commit is durable, with the events of each append.
    * Returns what the bus reported, or undefined without a bus or when publishing failed.
    */
-  protected async afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
-    if (events.length === 0) return undefined;
+  protected afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
+    const first = events[0];
+    if (first === undefined) return Promise.resolve(undefined);
+    if (this.#bus === undefined) return this.#afterCommit(events);
+    // Published in the order the stream's appends committed: each append's step waits for the one
+    // before it through this instance. Run side by side, a publish awaiting a handler let a later
+    // append's events through first (a subscriber saw v3 before v2), as did a commit step slower for
+    // one append than the next. Streams do not wait for each other.
+    const streamId = first.streamId;
+    const before = this.#afterCommits.get(streamId);
+    const step = () => this.#afterCommit(events);
+    const run = before === undefined ? step() : before.then(step, step);
+    this.#afterCommits.set(streamId, run);
+    const settled = () => {
+      if (this.#afterCommits.get(streamId) === run) this.#afterCommits.delete(streamId);
+    };
+    run.then(settled, settled);
+    return run;
+  }
+
+  async #afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
     // Counted here, not in appendToStream: transactions commit outside it and call this step too.
     countAppended(events);
     // A listener or step that throws (even synchronously) is logged: the events are committed, so the

@@ -1012,6 +1012,35 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   );
 
   add(
+    "appends to one stream made side by side are published in the order they committed, however long a handler takes",
+    async (store, bus) => {
+      const id = stream();
+      const seen: number[] = [];
+      bus.subscribeToAll(async (event) => {
+        if (event.streamId !== id) return;
+        seen.push(event.version);
+        // The first event's handler waits until the other append has committed too: published side
+        // by side, its events then went out between this append's (a subscriber saw v3 before v2).
+        if (seen.length === 1) {
+          await eventually(async () => assertEqual(await store.getStreamVersion(id), 3, "the stream's version"));
+        }
+      });
+      const settled = await Promise.allSettled([
+        store.appendToStream(id, events(2)),
+        store.appendToStream(id, events(1)),
+      ]);
+      assertEqual(
+        settled.map((outcome) => outcome.status),
+        ["fulfilled", "fulfilled"],
+        "both appends committed",
+      );
+      await eventually(() => assertEqual(seen.length, 3, "events published"));
+      assertEqual(seen, [1, 2, 3], "the stream's events in version order");
+    },
+    true,
+  );
+
+  add(
     "a failing subscriber neither fails the append nor stops other subscribers",
     async (store, bus) => {
       const id = stream();
