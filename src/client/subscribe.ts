@@ -340,8 +340,16 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       const socket = new Socket(url, options.protocols);
       let chain: Promise<void> = Promise.resolve();
       let failed: unknown;
-      const idle = watchIdle(idleTimeoutMs, () => socket.close(4000, "idle"));
-      const abort = () => socket.close(1000, "closed");
+      // The connection ends when the client ends it, not when the runtime's close event comes: that
+      // waits for the server's close reply (about 30 s from a silent or half-open peer), and Node 22's
+      // WebSocket fires only an error, never a close, when it cannot connect or is refused.
+      let done = false;
+      const drop = (code: number, reason: string) => {
+        socket.close(code, reason);
+        end(code);
+      };
+      const idle = watchIdle(idleTimeoutMs, () => drop(4000, "idle"));
+      const abort = () => drop(1000, "closed");
       signal.addEventListener("abort", abort, { once: true });
       // A Durable Object's LiveSubscribers asks for flow control in its `open` message: an
       // acknowledgement every `ackEvery` events handled, a ping every `pingMs` (it sends no heartbeats
@@ -355,6 +363,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
         if (socket.readyState === 1) socket.send(text);
       };
       socket.addEventListener("message", (message) => {
+        if (done) return;
         idle.reset();
         chain = chain.then(async () => {
           if (failed !== undefined) return;
@@ -381,13 +390,17 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
             if (ackEvery > 0 && received % ackEvery === 0) send(`{"kind":"ack","received":${received}}`);
           } catch (error) {
             failed = error;
-            socket.close(1000, "handler failed");
+            drop(1000, "handler failed");
           }
         });
       });
-      // A close always follows an error; listening keeps EventEmitter-based sockets (`ws`) from throwing.
-      socket.addEventListener("error", () => {});
-      socket.addEventListener("close", (event) => {
+      // An error is the connection's end (1006, abnormal), whether a close follows or not; listening also
+      // keeps EventEmitter-based sockets (`ws`) from throwing.
+      socket.addEventListener("error", () => end(1006));
+      socket.addEventListener("close", (event) => end(event.code));
+      const end = (code: number) => {
+        if (done) return;
+        done = true;
         signal.removeEventListener("abort", abort);
         idle.stop();
         if (pinger !== undefined) clearInterval(pinger);
@@ -396,22 +409,22 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           // The error the server sent (a Durable Object's unreadable row) goes to onError first, as the
           // cause of the drop it ended with: onEnd's reason alone does not say which row.
           const cause = serverError === undefined ? undefined : { cause: serverError };
-          const end = SERVER_ENDS.get(event.code);
+          const reason = SERVER_ENDS.get(code);
           // The server's ends (4008 slow-consumer, 1001 shutdown, 1011 error: it failed reading the
           // store) go to onEnd, as the SSE `end` message does, the same failure the same callback,
           // with the reason the code stands for, not the close's text.
-          if (end !== undefined) {
+          if (reason !== undefined) {
             if (cause !== undefined && !signal.aborted) {
               report(
                 new LiveStreamError(
                   LiveClientErrorCode.Disconnected,
-                  `The live stream's server reported an error (${serverError?.code}) and closed (${event.code})`,
+                  `The live stream's server reported an error (${serverError?.code}) and closed (${code})`,
                   undefined,
                   cause,
                 ),
               );
             }
-            ended(end);
+            ended(reason);
           }
           // Any other close is a drop the server did not explain, 1000 included (a proxy's), and so is
           // any other 4xxx (a proxy's, a gateway's): the library's servers send none. The client's own
@@ -420,7 +433,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
             report(
               new LiveStreamError(
                 LiveClientErrorCode.Disconnected,
-                `The live stream closed (${event.code})`,
+                `The live stream closed (${code})`,
                 undefined,
                 cause,
               ),
@@ -428,7 +441,7 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
           }
           resolve();
         });
-      });
+      };
     });
 
   const closed = (async () => {
