@@ -12,8 +12,8 @@ export interface NodeSqliteDatabase {
 }
 
 export interface NodeSqliteStatement {
-  all(...params: SqliteValue[]): unknown[];
-  run?(...params: SqliteValue[]): { changes: number | bigint; lastInsertRowid: number | bigint };
+  all(...params: unknown[]): unknown[];
+  run?(...params: unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   /** better-sqlite3's: false for statements that return no rows, whose `all()` it refuses. */
   readonly reader?: boolean;
 }

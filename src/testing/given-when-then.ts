@@ -165,7 +165,7 @@ function envelopeFor(event: DomainEvent, streamId: string, version: number): Eve
 }
 
 /** An error code, an error class, or a predicate. */
-export type ErrorExpectation = string | (abstract new (...args: never[]) => Error) | ((error: unknown) => boolean);
+export type ErrorExpectation = string | (abstract new (...args: never[]) => unknown) | ((error: unknown) => boolean);
 
 async function expectThrow(action: () => unknown, expected: ErrorExpectation, what: string): Promise<unknown> {
   checkExpectation(expected);

@@ -37,6 +37,21 @@ describe("aggregateSpec", () => {
     expect(order.currentState.shipped).toBe(true);
   });
 
+  test("thenThrows takes a class whose instances are no Error, as the testing guide says", async () => {
+    // No name, no message: refused before (TS2345, the class part of the type asked for Error instances).
+    class OutOfStock {
+      readonly sku = "A";
+    }
+    const thrown = new OutOfStock();
+    const error = await spec
+      .given([])
+      .when(() => {
+        throw thrown;
+      })
+      .thenThrows(OutOfStock);
+    expect(error).toBe(thrown);
+  });
+
   test("a misspelt type or wrong data in a spec does not compile", () => {
     // @ts-expect-error "OrderPlacd" is not an event of Order
     spec.given([{ type: "OrderPlacd", data: { sku: "A" } }]);
