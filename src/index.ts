@@ -477,6 +477,7 @@ export {
 } from "./snapshot/policies.js";
 export type {
   RepositorySnapshotOptions,
+  RepositorySnapshotStore,
   SnapshotErrorContext,
   SnapshotOperation,
 } from "./snapshot/repository-snapshots.js";

@@ -194,13 +194,11 @@ function requiredStrings(value: unknown, keys: readonly string[], at: readonly (
  *   take (as `eventFlowsRoutes` checks them).
  */
 export function openApiDocument(spec: DocumentSpec, given: OpenApiOptions, serverUrl: string): JsonSchema {
-  if (!Array.isArray((spec as Partial<DocumentSpec> | null | undefined)?.routes)) {
-    throw new ValidationError("Invalid OpenAPI document spec", [
-      { path: ["spec", "routes"], message: "must be the routes' descriptions, a list" },
-    ]);
-  }
   const options = given ?? {};
   const issues = infoAndServersIssues(options, []);
+  if (!Array.isArray((spec as Partial<DocumentSpec> | null | undefined)?.routes)) {
+    issues.push({ path: ["spec", "routes"], message: "must be a list" });
+  }
   if (issues.length > 0) throw new ValidationError("Invalid OpenAPI options", issues);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of spec.routes) {

@@ -8,7 +8,14 @@ import { guard } from "./errors.js";
  * and one still waiting for a connection is never sent (see cancelStatement).
  */
 export function pingPostgres(sql: PostgresQueryable, signal?: AbortSignal): Promise<void> {
-  if (signal != null && !isAbortSignal(signal)) {
+  // A Proxy whose getPrototypeOf trap throws is no signal either: refused, not its trap's error.
+  let signalled: boolean;
+  try {
+    signalled = signal == null || signal instanceof AbortSignal;
+  } catch {
+    signalled = false;
+  }
+  if (!signalled) {
     return Promise.reject(
       new ValidationError("Invalid ping", [
         { path: ["signal"], message: `must be an AbortSignal, got ${typeof signal}` },
@@ -25,13 +32,4 @@ export function pingPostgres(sql: PostgresQueryable, signal?: AbortSignal): Prom
       signal?.removeEventListener("abort", cancel);
     }
   });
-}
-
-/** `instanceof AbortSignal`, false where that throws (a Proxy whose getPrototypeOf trap throws is no signal either). */
-function isAbortSignal(value: unknown): boolean {
-  try {
-    return value instanceof AbortSignal;
-  } catch {
-    return false;
-  }
 }

@@ -5,7 +5,11 @@ import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
 import { assertFunction, functionIssues, isArray, kindOf, unknownKeyIssues } from "../internal/validate.js";
-import { type RepositorySnapshotOptions, RepositorySnapshots } from "../snapshot/repository-snapshots.js";
+import type {
+  RepositorySnapshotOptions,
+  RepositorySnapshotStore,
+  RepositorySnapshots,
+} from "../snapshot/repository-snapshots.js";
 import { telemetryConfig } from "../telemetry/config.js";
 import { rehydrationTimer } from "../telemetry/metrics.js";
 import { reportSlowPath } from "../telemetry/slow-paths.js";
@@ -77,7 +81,7 @@ export class AggregateRepository<A extends AnyAggregate> {
       return aggregate;
     };
     this.#traced = options.telemetry !== false;
-    this.#snapshots = options.snapshots === undefined ? undefined : new RepositorySnapshots(options.snapshots);
+    this.#snapshots = options.snapshots === undefined ? undefined : snapshotsOf(options.snapshots);
   }
 
   streamIdOf(id: string): string {
@@ -228,6 +232,22 @@ export class AggregateRepository<A extends AnyAggregate> {
 }
 
 /** An aggregate as the repository uses it: what `AggregateRoot` gives every subclass. */
+/**
+ * The repository's snapshots, made by the store it was given (see `SnapshotStore.repositorySnapshots`),
+ * which checks the options. A `store` that is no SnapshotStore (one of the port's classes) is refused here.
+ */
+function snapshotsOf<A extends AnyAggregate>(options: RepositorySnapshotOptions<A>): RepositorySnapshots<A> {
+  const store = (options as { store?: Partial<RepositorySnapshotStore> } | null)?.store;
+  if (typeof store?.repositorySnapshots !== "function") {
+    throw new ValidationError("Invalid snapshot options", [
+      typeof options === "object" && options !== null
+        ? { path: ["store"], message: "must be a SnapshotStore" }
+        : { path: [], message: `expected { store, policy? }, got ${kindOf(options)}` },
+    ]);
+  }
+  return store.repositorySnapshots(options);
+}
+
 function isAggregate(value: unknown): value is AnyAggregate {
   const candidate = value as Partial<AnyAggregate> | null;
   return (

@@ -66,12 +66,7 @@ import {
   type TruncateStreamOptions,
   visibleFeed,
 } from "./stream-deletion.js";
-import {
-  type StoreSubscription,
-  SUBSCRIBE_TO_ALL_OPTIONS,
-  type SubscribeToAllOptions,
-  startSubscription,
-} from "./subscription.js";
+import { type StoreSubscription, type SubscribeToAllOptions, startSubscription } from "./subscription.js";
 import type {
   AppendToStreamOptions,
   AppendToStreamResult,
@@ -347,26 +342,21 @@ export abstract class EventStore {
    * Returns what the bus reported, or undefined without a bus or when publishing failed.
    */
   protected afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
-    const first = events[0];
-    if (first === undefined) return Promise.resolve(undefined);
-    if (this.#bus === undefined) return this.#afterCommit(events);
+    const stream = this.#bus && events[0]?.streamId;
+    if (stream === undefined) return this.#afterCommit(events);
     // Published in the order the stream's appends committed: each append's step waits for the one
     // before it through this instance. Run side by side, a publish awaiting a handler let a later
     // append's events through first (a subscriber saw v3 before v2), as did a commit step slower for
     // one append than the next. Streams do not wait for each other.
-    const streamId = first.streamId;
-    const before = this.#afterCommits.get(streamId);
-    const step = () => this.#afterCommit(events);
-    const run = before === undefined ? step() : before.then(step, step);
-    this.#afterCommits.set(streamId, run);
-    const settled = () => {
-      if (this.#afterCommits.get(streamId) === run) this.#afterCommits.delete(streamId);
-    };
-    run.then(settled, settled);
-    return run;
+    // (The step never rejects: it reports every failure.)
+    const chain = this.#afterCommits;
+    const run = (chain.get(stream) ?? Promise.resolve()).then(() => this.#afterCommit(events));
+    chain.set(stream, run);
+    return run.finally(() => chain.get(stream) === run && chain.delete(stream));
   }
 
   async #afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
+    if (events.length === 0) return undefined;
     // Counted here, not in appendToStream: transactions commit outside it and call this step too.
     countAppended(events);
     // A listener or step that throws (even synchronously) is logged: the events are committed, so the
@@ -684,17 +674,17 @@ export abstract class EventStore {
     // past a stored event only once every event a split made of it is handled.
     // A wrapping store's check (a tenant's) runs in the read, before an event is decrypted, traced or
     // handed to the handler or to onError: a refused event ends the read as a read failure. Looked up
-    // once the keys are checked: options whose keys cannot be read are a ValidationError, not the
-    // error of the Proxy trap the look-up would call first.
-    assertKnownOptions(options, SUBSCRIBE_TO_ALL_OPTIONS, "subscription");
-    const check = options == null ? undefined : readCheckOf(options);
+    // at the read, once startSubscription has checked the options: options whose keys cannot be read
+    // are its ValidationError, not the error of the Proxy trap the look-up would call first.
     const source = {
       capabilities: this.capabilities,
       getLastGlobalPosition: () => this.getLastGlobalPosition(),
-      readAll: (read: ReadAllOptions) =>
-        this.#decrypting(
+      readAll: (read: ReadAllOptions) => {
+        const check = readCheckOf(options);
+        return this.#decrypting(
           this.readFeed({ ...read, raw: true, ...(check === undefined ? {} : { [READ_CHECK]: check }) }),
-        ),
+        );
+      },
     };
     const register = (wake: (committed: number | undefined) => void) => {
       this.#waiters.add(wake);

@@ -16,8 +16,7 @@ import { functionIssues, kindOf, unknownKeyIssues } from "../internal/validate.j
 import { getLogger } from "../logging/library-logger.js";
 import { snapshotTime } from "./created-at.js";
 import { everyNEvents, type SnapshotPolicy } from "./policies.js";
-import type { SnapshotStore } from "./snapshot-store.js";
-import type { Snapshot } from "./types.js";
+import type { NewSnapshot, Snapshot } from "./types.js";
 
 export type SnapshotOperation = "load" | "restore" | "policy" | "save";
 
@@ -28,9 +27,21 @@ export interface SnapshotErrorContext {
   readonly version?: number;
 }
 
+/**
+ * What a repository's snapshots ask of their store: a `SnapshotStore`'s (declared here, as the store's
+ * class makes them: see `SnapshotStore.repositorySnapshots`).
+ */
+export interface RepositorySnapshotStore {
+  load<State = unknown>(streamId: string): Promise<Snapshot<State> | undefined>;
+  save<State>(snapshot: NewSnapshot<State>): Promise<unknown>;
+  delete(streamId: string): Promise<unknown>;
+  repositorySnapshots<A extends AnyAggregate>(options: RepositorySnapshotOptions<A>): RepositorySnapshots<A>;
+}
+
 /** The `snapshots` option of an `AggregateRepository`: snapshots for one aggregate type. */
 export interface RepositorySnapshotOptions<A extends AnyAggregate = AnyAggregate> {
-  readonly store: SnapshotStore;
+  /** A `SnapshotStore`. */
+  readonly store: RepositorySnapshotStore;
   /** When to take a snapshot after a save. Defaults to `everyNEvents(100)`. */
   readonly policy?: SnapshotPolicy<A>;
   /**
@@ -68,7 +79,7 @@ interface KnownSnapshot {
 
 /** Snapshot-aware loading and automatic snapshots, for one repository. */
 export class RepositorySnapshots<A extends AnyAggregate> {
-  readonly #store: SnapshotStore;
+  readonly #store: RepositorySnapshotStore;
   readonly #policy: SnapshotPolicy<A>;
   readonly #schemaVersion: number;
   readonly #onError: (error: unknown, context: SnapshotErrorContext) => void;
@@ -370,7 +381,7 @@ function assertOptions(options: unknown): void {
   } else {
     // A misspelt key was dropped and its default taken: `polcy` snapshotted every 100 events.
     issues.push(...unknownKeyIssues(o, SNAPSHOT_OPTIONS));
-    const store = o.store as Partial<SnapshotStore> | undefined;
+    const store = o.store as Partial<RepositorySnapshotStore> | undefined;
     if (typeof store?.save !== "function" || typeof store.load !== "function") {
       issues.push({ path: ["store"], message: "must be a SnapshotStore" });
     }
