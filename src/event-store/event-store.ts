@@ -170,8 +170,6 @@ export abstract class EventStore {
   /** Woken after each commit with the highest global position it stored (undefined without a global order). */
   readonly #waiters = new Set<(committed: number | undefined) => void>();
   readonly #commitSteps = new Set<(events: readonly EventEnvelope[]) => Promise<void>>();
-  /** By stream, the after-commit step of its last append through this instance, until it settles. */
-  readonly #afterCommits = new Map<string, Promise<PublishResult | undefined>>();
   /** The nesting limit of event data and metadata, as configured: adapters that check data themselves use it. */
   protected readonly maxJsonDepth: number;
   readonly #prepareOptions: { readonly maxJsonDepth: number };
@@ -341,21 +339,7 @@ export abstract class EventStore {
    * spanning several appends) call it once the commit is durable, with the events of each append.
    * Returns what the bus reported, or undefined without a bus or when publishing failed.
    */
-  protected afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
-    const stream = this.#bus && events[0]?.streamId;
-    if (stream === undefined) return this.#afterCommit(events);
-    // Published in the order the stream's appends committed: each append's step waits for the one
-    // before it through this instance. Run side by side, a publish awaiting a handler let a later
-    // append's events through first (a subscriber saw v3 before v2), as did a commit step slower for
-    // one append than the next. Streams do not wait for each other.
-    // (The step never rejects: it reports every failure.)
-    const chain = this.#afterCommits;
-    const run = (chain.get(stream) ?? Promise.resolve()).then(() => this.#afterCommit(events));
-    chain.set(stream, run);
-    return run.finally(() => chain.get(stream) === run && chain.delete(stream));
-  }
-
-  async #afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
+  protected async afterCommit(events: readonly EventEnvelope[]): Promise<PublishResult | undefined> {
     if (events.length === 0) return undefined;
     // Counted here, not in appendToStream: transactions commit outside it and call this step too.
     countAppended(events);

@@ -1012,30 +1012,19 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   );
 
   add(
-    "appends to one stream made side by side are published in the order they committed, however long a handler takes",
+    "a bus handler that appends to the stream of the event it was handed is not held up by the publish that called it",
     async (store, bus) => {
       const id = stream();
       const seen: number[] = [];
       bus.subscribeToAll(async (event) => {
         if (event.streamId !== id) return;
         seen.push(event.version);
-        // The first event's handler waits until the other append has committed too: published side
-        // by side, its events then went out between this append's (a subscriber saw v3 before v2).
-        if (seen.length === 1) {
-          await eventually(async () => assertEqual(await store.getStreamVersion(id), 3, "the stream's version"));
-        }
+        // A policy reacting with an event of the same stream: an append that waited for the publish that
+        // called it (as a per-stream publish order made it) waited for itself, until the bus's handler timeout.
+        if (event.version === 1) await store.appendToStream(id, events(1), { expectedVersion: 1 });
       });
-      const settled = await Promise.allSettled([
-        store.appendToStream(id, events(2)),
-        store.appendToStream(id, events(1)),
-      ]);
-      assertEqual(
-        settled.map((outcome) => outcome.status),
-        ["fulfilled", "fulfilled"],
-        "both appends committed",
-      );
-      await eventually(() => assertEqual(seen.length, 3, "events published"));
-      assertEqual(seen, [1, 2, 3], "the stream's events in version order");
+      await store.appendToStream(id, events(1), { expectedVersion: "no-stream" });
+      assertEqual(seen, [1, 2], "both events published, the handler's within the publish that called it");
     },
     true,
   );
