@@ -155,18 +155,22 @@ export const dynamoDbIamActions = {
      * `commit`: one `TransactWriteItems` of the instance's put or update, the handled id's put, the
      * outbox entries' puts and the timeouts' deletes and puts (a step that writes only the instance
      * sends the `PutItem` or `UpdateItem` alone); a `GetItem` of the instance's pending timeouts
-     * when it was not loaded through this store, and of its version after a conflict.
+     * when it was not loaded through this store, and of its version after a conflict; after a step that ends
+     * the instance, a `DeleteItem` per pending timeout its transaction had no room for.
      */
     commit: ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"],
     /** `markDispatched`: one `DeleteItem`. */
     markDispatched: ["dynamodb:DeleteItem"],
     /** `claimDueTimeouts`: a consistent `Query` per shard, a conditional `UpdateItem` per timeout; `nextDueAt`: a `Query` per page of a shard, up to one with a timeout asked for. */
     claimDueTimeouts: ["dynamodb:Query", "dynamodb:UpdateItem"],
-    /** `dropTimeout`: one `DeleteItem` (a `Query` per shard first, for a timeout this store did not claim). */
-    dropTimeout: ["dynamodb:Query", "dynamodb:DeleteItem"],
+    /**
+     * `dropTimeout`: a `GetItem` of the timeout (a `Query` per shard, for one this store did not claim) and one of
+     * its instance, then a `TransactWriteItems` of the timeout's delete and the instance's update (or a `DeleteItem`).
+     */
+    dropTimeout: ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem"],
     /** `recordFailure`: one `PutItem`; `failures`: a `Query` of the saga's failures (a `Scan` for all sagas). */
     failures: ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan"],
-    /** `list` (operators, and the runtime's re-drive at start): a `Scan` of the table. */
+    /** `list` (operators, and the runtime's re-drive: at start, then every `redriveIntervalMs` from its ticks): a `Scan` of the table. */
     list: ["dynamodb:Scan"],
     ensureTable: CREATE_TABLE,
   },

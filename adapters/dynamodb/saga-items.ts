@@ -90,6 +90,12 @@ export const S = {
   failure: "fail",
   /** On the instance: the token of the write that last changed it, so a repeat of that write knows itself. */
   writeToken: "wt",
+  /**
+   * On the instance: the token of the write that last changed its pending timeouts' list (`tmo`). A drop of a
+   * timeout changes the list and not the version: a commit that rewrites the list from an older read of it is
+   * refused by this token instead, as a conflict, and decided again.
+   */
+  timeoutsToken: "tt",
 } as const;
 
 /** DynamoDB's transaction limits, checked before anything is sent. */

@@ -200,6 +200,34 @@ describe("DynamoDbSagaStore", () => {
     expect(due.filter((t) => t.saga === saga)).toEqual([]);
   });
 
+  test("a timeout another process dropped is not listed again by a commit decided on the list read before: it conflicts", async () => {
+    const one = new DynamoDbSagaStore(shared.options);
+    const two = new DynamoDbSagaStore(shared.options);
+    const saga = `Saga-${ulid()}`;
+    const timeout = (name: string, v: number) => ({
+      id: sagaTimeoutId(saga, "k", name, v),
+      saga,
+      key: "k",
+      name,
+      dueAt: 1,
+      data: null,
+    });
+    // `one` remembers "a" listed at version 1.
+    await one.commit({ ...base(saga), schedule: [timeout("a", 1)] });
+    // Its firing ignored in another process: dropped there, the version left at 1.
+    await two.dropTimeout(timeout("a", 1).id);
+    expect(await two.isTimeoutPending(saga, "k", timeout("a", 1).id)).toBe(false);
+    // `one` would write "a" back with "b": the list it read is not the list stored.
+    await expect(one.commit({ ...base(saga), expectedVersion: 1, schedule: [timeout("b", 2)] })).rejects.toMatchObject({
+      code: "CONCURRENCY_CONFLICT",
+    });
+    await one.load(saga, "k");
+    await one.commit({ ...base(saga), expectedVersion: 1, schedule: [timeout("b", 2)] });
+    expect(await one.isTimeoutPending(saga, "k", timeout("a", 1).id)).toBe(false);
+    expect(await one.isTimeoutPending(saga, "k", timeout("b", 2).id)).toBe(true);
+    await one.commit({ ...base(saga), expectedVersion: 2, status: "completed" });
+  });
+
   test("nextDueAt for one saga reads past a first page holding only another saga's earlier timeouts", async () => {
     // Its answer was that page's last due time, overdue: an alarm driver woke every minDelayMs for nothing.
     const store = new DynamoDbSagaStore(shared.options);

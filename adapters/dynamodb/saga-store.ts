@@ -12,6 +12,7 @@ import {
   SagaStore,
   type SagaStoreOptions,
   type SagaTimeout,
+  ServiceError,
   sagaConflict,
   sagaCorruptError,
   sagaRecordFlaw,
@@ -23,6 +24,7 @@ import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceE
 import {
   LAYOUT_OPTIONS,
   MAX_ITEM_BYTES,
+  MAX_TRANSACTION_ITEMS,
   partitionValue,
   type TableLayout,
   type TableLayoutOptions,
@@ -57,7 +59,17 @@ export interface DynamoDbSagaStoreOptions extends AwsJsonClientOptions, TableLay
 const FINAL = new Set(["completed", "compensated"]);
 /** Per pending timeout name: its id, shard and sort key, kept on the instance so a commit can delete it. */
 type PendingTimeouts = Record<string, readonly [id: string, shard: number, sortKey: string]>;
+/** An instance's list of pending timeouts, with the token of the write that last changed it (none: never set). */
+interface Listed {
+  readonly timeouts: PendingTimeouts;
+  readonly token: string | undefined;
+}
+const NOTHING_LISTED: Listed = { timeouts: {}, token: undefined };
+/** As long as a token: what the item-size check counts for one the instance keeps. */
+const TOKEN = "00000000-0000-0000-0000-000000000000";
 const CACHED_INSTANCES = 1000;
+/** Reads and tries of a drop whose instance's list keeps changing under it (each change is another step's progress). */
+const DROP_ATTEMPTS = 20;
 
 /** What the saga store's options take; a misspelt `timeoutShard` was dropped for its default. */
 const SAGA_STORE_KEYS = Object.keys({
@@ -88,7 +100,7 @@ export class DynamoDbSagaStore extends SagaStore {
   readonly timeoutShards: number;
   readonly #timeouts: SagaTimeoutShards;
   /** The pending timeouts of recently loaded or committed instances, by partition: saves a read per commit. */
-  readonly #pending = new Map<string, { readonly version: number; readonly timeouts: PendingTimeouts }>();
+  readonly #pending = new Map<string, { readonly version: number; readonly listed: Listed }>();
   #failureSeq = 0;
 
   /** @throws {ValidationError} bad names, a key attribute the store uses itself, a bad shard count. */
@@ -144,7 +156,7 @@ export class DynamoDbSagaStore extends SagaStore {
     const [instance, ...outbox] = items;
     if (instance === undefined || readNumber(instance, this.layout.sortKey) !== 0) return undefined;
     const record = this.#record(instance, outbox, "loadSaga");
-    this.#remember(pk, record.version, pendingOf(instance, saga, key, "loadSaga"));
+    this.#remember(pk, record.version, listedOf(instance, saga, key, "loadSaga"));
     return record;
   }
 
@@ -168,8 +180,9 @@ export class DynamoDbSagaStore extends SagaStore {
     const schedule = final ? [] : (commit.schedule ?? []);
     const touchesTimeouts =
       final || schedule.length > 0 || (commit.cancel?.length ?? 0) > 0 || commit.firedTimeoutId !== undefined;
-    let pending: PendingTimeouts = {};
-    if (touchesTimeouts && expectedVersion > 0) pending = await this.#pendingTimeouts(pk, saga, key, expectedVersion);
+    let listed = NOTHING_LISTED;
+    if (touchesTimeouts && expectedVersion > 0) listed = await this.#pendingTimeouts(pk, saga, key, expectedVersion);
+    const pending = listed.timeouts;
     const remaining: Record<string, readonly [string, number, string]> = { ...pending };
     const dropped = final
       ? Object.keys(pending)
@@ -213,8 +226,19 @@ export class DynamoDbSagaStore extends SagaStore {
     }
     for (const [, place] of deletes) items.push(this.#timeouts.remove({ shard: place[1], sortKey: place[2] }));
     items.push(...puts);
-    if (touchesTimeouts) instance[S.timeouts] = str(JSON.stringify(remaining));
-    const head = this.#instanceWrite(pk, saga, key, expectedVersion, instance, commit.attention === undefined);
+    if (touchesTimeouts) {
+      instance[S.timeouts] = str(JSON.stringify(remaining));
+      instance[S.timeoutsToken] = str(writeToken);
+    }
+    const head = this.#instanceWrite(
+      pk,
+      saga,
+      key,
+      expectedVersion,
+      instance,
+      commit.attention === undefined,
+      touchesTimeouts ? listed : undefined,
+    );
     const handledIndex = commit.handledId === undefined ? -1 : 1;
     const own: Record<string, unknown>[] = [head as Record<string, unknown>];
     if (commit.handledId !== undefined) {
@@ -241,6 +265,9 @@ export class DynamoDbSagaStore extends SagaStore {
         },
       });
     }
+    // An ending step deletes every pending timeout with it: those its own items (its commands) leave no room
+    // for go right after it. The ended instance lists none of them: one claimed meanwhile fires nothing.
+    const afterEnd = final ? items.splice(Math.max(0, MAX_TRANSACTION_ITEMS - own.length)) : [];
     const transaction = [...own, ...items];
     // Steps only (they carry a handled id): parking, resuming and ending an instance are never refused.
     if (commit.handledId !== undefined && !final) {
@@ -252,6 +279,8 @@ export class DynamoDbSagaStore extends SagaStore {
       );
     }
     checkTransaction(saga, key, transaction, await this.#keptBytes(head, pk, commit, touchesTimeouts));
+    // A commit that leaves the list alone carries over the one remembered at the version it read (a new one has none).
+    const carried = touchesTimeouts || expectedVersion === 0 ? undefined : expectedVersion;
     try {
       if (transaction.length === 1) {
         // A step that writes only the instance needs no transaction (half the write units).
@@ -272,12 +301,7 @@ export class DynamoDbSagaStore extends SagaStore {
         // A single write has no ClientRequestToken: its repeat after a lost answer fails the condition its
         // first attempt moved, and the instance then holds this write's own token. It is done.
         if (single && readString(stored, S.writeToken) === writeToken) {
-          this.#remember(
-            pk,
-            version,
-            remaining,
-            touchesTimeouts || expectedVersion === 0 ? undefined : expectedVersion,
-          );
+          this.#remember(pk, version, listedAfter(remaining, touchesTimeouts, writeToken), carried);
           return version;
         }
         throw sagaConflict(saga, key, expectedVersion, readNumber(stored, S.version) ?? 0);
@@ -290,8 +314,18 @@ export class DynamoDbSagaStore extends SagaStore {
       if (taken !== undefined) throw outboxEntryInUse(saga, key, taken.id);
       throw error;
     }
-    this.#remember(pk, version, remaining, touchesTimeouts || expectedVersion === 0 ? undefined : expectedVersion);
+    this.#remember(pk, version, listedAfter(remaining, touchesTimeouts, writeToken), carried);
+    if (afterEnd.length > 0) await this.#deleteAfterEnd(afterEnd);
     return version;
+  }
+
+  /**
+   * Deletes the due items of an ended instance that its ending transaction had no room for. Best effort: the step
+   * is saved, and an item left (this delete failed, or the process died first) is claimed when due and dropped by
+   * the runtime without firing, as every timeout of an ended instance is.
+   */
+  async #deleteAfterEnd(deletes: readonly Record<string, unknown>[]): Promise<void> {
+    await Promise.all(deletes.map((remove) => this.client.send("DeleteItem", remove.Delete).catch(() => undefined)));
   }
 
   protected async writeDispatched(saga: string, key: string, entryId: string): Promise<void> {
@@ -323,8 +357,62 @@ export class DynamoDbSagaStore extends SagaStore {
     return Object.values(timeouts).some(([id]) => id === timeoutId);
   }
 
+  /**
+   * Drops a timeout without firing it (its firing ignored, its handler gone, its instance ended): its due item
+   * and, while its instance still lists it under its name, that name, so that `isTimeoutPending` and the 98
+   * pending timeouts a step may leave no longer count it. Both in one transaction, conditional on the list's
+   * token as read: a step that rewrote the list meanwhile makes the drop read it again. The version stays.
+   */
   protected async deleteTimeout(timeoutId: string): Promise<void> {
-    return this.#timeouts.drop(timeoutId);
+    for (let attempt = 0; attempt < DROP_ATTEMPTS; attempt++) {
+      const found = await this.#timeouts.locate(timeoutId);
+      if (found === undefined) return;
+      const remove = this.#timeouts.remove(found.place);
+      const pk = await this.#partition(SAGA_PARTITION_PREFIX, [found.saga, found.key]);
+      const listed = await this.#listed(pk, found.saga, found.key);
+      if (listed.timeouts[found.name]?.[0] !== timeoutId) {
+        // Not (or no longer) the instance's: fired, replaced, or its instance ended or gone. The item alone.
+        await this.client.send("DeleteItem", remove.Delete);
+        return;
+      }
+      const { [found.name]: _, ...left } = listed.timeouts;
+      const unlist = this.#unlistWrite(pk, left, listed.token);
+      try {
+        await this.client.send("TransactWriteItems", {
+          TransactItems: [remove, unlist],
+          ClientRequestToken: crypto.randomUUID(),
+        });
+        this.#pending.delete(pk);
+        return;
+      } catch (error) {
+        const reasons = isServiceErrorCode(error, "TransactionCanceledException") ? error.cancellationReasons : [];
+        if (reasons[1]?.code !== "ConditionalCheckFailed") throw error;
+      }
+    }
+    throw new ServiceError(
+      "DynamoDB",
+      "dropSagaTimeout",
+      "SAGA_TIMEOUT_BUSY",
+      true,
+      `the pending timeouts of the instance of timeout "${timeoutId}" changed ${DROP_ATTEMPTS} times while it was dropped`,
+    );
+  }
+
+  /** The instance's list without a dropped timeout's name: an update conditional on the list's token as read. */
+  #unlistWrite(pk: string, left: PendingTimeouts, token: string | undefined): Record<string, unknown> {
+    const values: Record<string, unknown> = { ":tmo": str(JSON.stringify(left)), ":next": str(crypto.randomUUID()) };
+    if (token !== undefined) values[":tt"] = str(token);
+    return {
+      Update: {
+        TableName: this.layout.tableName,
+        Key: this.#key(pk, "0"),
+        UpdateExpression: "SET #tmo = :tmo, #tt = :next",
+        // attribute_exists: an update would otherwise make an instance item that was never written.
+        ConditionExpression: `attribute_exists(#pk) AND ${token === undefined ? "attribute_not_exists(#tt)" : "#tt = :tt"}`,
+        ExpressionAttributeNames: { "#pk": this.layout.partitionKey, "#tmo": S.timeouts, "#tt": S.timeoutsToken },
+        ExpressionAttributeValues: values,
+      },
+    };
   }
 
   protected async listInstances(options: ListSagasOptions & { readonly limit: number }): Promise<SagaRecord[]> {
@@ -441,6 +529,7 @@ export class DynamoDbSagaStore extends SagaStore {
     expectedVersion: number,
     attributes: Record<string, unknown>,
     clearAttention: boolean,
+    rewrites?: Listed,
   ): { readonly Put?: Record<string, unknown>; readonly Update?: Record<string, unknown> } {
     const { tableName, partitionKey } = this.layout;
     if (expectedVersion === 0) {
@@ -468,12 +557,22 @@ export class DynamoDbSagaStore extends SagaStore {
     });
     names["#v"] = S.version;
     if (clearAttention) names["#att"] = S.attention;
+    let condition = "#v = :expected";
+    if (rewrites !== undefined) {
+      // The list it rewrites is the one it read: a drop may have changed it since, leaving the version.
+      names["#tt"] = S.timeoutsToken;
+      if (rewrites.token === undefined) condition += " AND attribute_not_exists(#tt)";
+      else {
+        values[":tt"] = str(rewrites.token);
+        condition += " AND #tt = :tt";
+      }
+    }
     return {
       Update: {
         TableName: tableName,
         Key: this.#key(pk, "0"),
         UpdateExpression: `SET ${sets.join(", ")}${clearAttention ? " REMOVE #att" : ""}`,
-        ConditionExpression: "#v = :expected",
+        ConditionExpression: condition,
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       },
@@ -499,44 +598,57 @@ export class DynamoDbSagaStore extends SagaStore {
     // Counted whenever known (a load or commit of this store cached them: no request); read only for a large
     // item. Up to 98 timeouts with the longest names and key make a list of about 300 KB on their own.
     const cached = this.#pending.get(pk);
-    const timeouts =
+    const listed =
       cached?.version === expectedVersion
-        ? cached.timeouts
+        ? cached.listed
         : itemBytes(values) + kept > MAX_ITEM_BYTES / 2
           ? await this.#pendingTimeouts(pk, saga, key, expectedVersion)
           : undefined;
-    if (timeouts !== undefined) kept += itemBytes({ [S.timeouts]: str(JSON.stringify(timeouts)) });
+    if (listed !== undefined) {
+      kept += itemBytes({ [S.timeouts]: str(JSON.stringify(listed.timeouts)), [S.timeoutsToken]: str(TOKEN) });
+    }
     return kept;
   }
 
   /** The pending timeouts of the instance at `version`: from the cache, else read (refused at once when it moved on). */
-  async #pendingTimeouts(pk: string, saga: string, key: string, version: number): Promise<PendingTimeouts> {
+  async #pendingTimeouts(pk: string, saga: string, key: string, version: number): Promise<Listed> {
     const cached = this.#pending.get(pk);
-    if (cached?.version === version) return cached.timeouts;
+    if (cached?.version === version) return cached.listed;
+    const item = await this.#listItem(pk);
+    const actual = item === undefined ? 0 : (readNumber(item, S.version) ?? 0);
+    if (actual !== version) throw sagaConflict(saga, key, version, actual);
+    return listedOf(item ?? {}, saga, key, "commitSaga");
+  }
+
+  /** The instance's pending timeouts as stored now (none: no instance). */
+  async #listed(pk: string, saga: string, key: string): Promise<Listed> {
+    return listedOf((await this.#listItem(pk)) ?? {}, saga, key, "dropSagaTimeout");
+  }
+
+  /** The instance item's version, pending timeouts and their token, read consistently. */
+  async #listItem(pk: string): Promise<Record<string, unknown> | undefined> {
     const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
       TableName: this.layout.tableName,
       Key: this.#key(pk, "0"),
       ConsistentRead: true,
-      ProjectionExpression: "#v, #tmo",
-      ExpressionAttributeNames: { "#v": S.version, "#tmo": S.timeouts },
+      ProjectionExpression: "#v, #tmo, #tt",
+      ExpressionAttributeNames: { "#v": S.version, "#tmo": S.timeouts, "#tt": S.timeoutsToken },
     });
-    const actual = result.Item === undefined ? 0 : (readNumber(result.Item, S.version) ?? 0);
-    if (actual !== version) throw sagaConflict(saga, key, version, actual);
-    return pendingOf(result.Item ?? {}, saga, key, "commitSaga");
+    return result.Item;
   }
 
   /** Remembers an instance's pending timeouts at a version (or carries them over from `from`, when unchanged). */
-  #remember(pk: string, version: number, timeouts: PendingTimeouts, from?: number): void {
+  #remember(pk: string, version: number, listed: Listed, from?: number): void {
     if (from !== undefined) {
       const cached = this.#pending.get(pk);
       if (cached?.version !== from) {
         this.#pending.delete(pk);
         return;
       }
-      timeouts = cached.timeouts;
+      listed = cached.listed;
     }
     this.#pending.delete(pk);
-    this.#pending.set(pk, { version, timeouts });
+    this.#pending.set(pk, { version, listed });
     if (this.#pending.size > CACHED_INSTANCES) this.#pending.delete(this.#pending.keys().next().value as string);
   }
 
@@ -599,6 +711,16 @@ export class DynamoDbSagaStore extends SagaStore {
 
 function corruptInstance(operation: string, saga: string, key: string, flaw: string): Error {
   return sagaCorruptError("DynamoDB", operation, `the stored instance of saga "${saga}" key "${key}": ${flaw}`);
+}
+
+/** An instance item's pending timeouts with their token. */
+function listedOf(item: Record<string, unknown>, saga: string, key: string, operation: string): Listed {
+  return { timeouts: pendingOf(item, saga, key, operation), token: readString(item, S.timeoutsToken) };
+}
+
+/** What a commit leaves listed: the list it wrote under its token, or (not touching it) none it knows of. */
+function listedAfter(remaining: PendingTimeouts, touchesTimeouts: boolean, writeToken: string): Listed {
+  return touchesTimeouts ? { timeouts: remaining, token: writeToken } : NOTHING_LISTED;
 }
 
 /** An instance item's pending timeouts (by name: [timeout id, shard, sort key]); an object, or SAGA_CORRUPT. */

@@ -19,6 +19,13 @@ export interface TimeoutPlace {
   readonly shard: number;
   readonly sortKey: string;
 }
+/** A pending timeout found by its id: where its item is, and whose timeout it is. */
+export interface LocatedTimeout {
+  readonly place: TimeoutPlace;
+  readonly saga: string;
+  readonly key: string;
+  readonly name: string;
+}
 const REMEMBERED_CLAIMS = 1000;
 
 /**
@@ -129,22 +136,22 @@ export class SagaTimeoutShards {
     return undefined;
   }
 
-  /** Deletes a timeout by id: one this store claimed directly, another after a search of the shards. */
-  async drop(timeoutId: string): Promise<void> {
+  /**
+   * A pending timeout by id, for its drop: one this store claimed is read by its key, another (or one no longer
+   * there: fired, or rescheduled under its id at another due time) searched for in the shards.
+   */
+  async locate(timeoutId: string): Promise<LocatedTimeout | undefined> {
     const claimed = this.#claimed.get(timeoutId);
     this.#claimed.delete(timeoutId);
     if (claimed !== undefined) {
-      const gone: { Attributes?: Record<string, unknown> } = await this.client.send("DeleteItem", {
+      const { Item } = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
         TableName: this.layout.tableName,
         Key: this.key(claimed),
-        ReturnValues: "ALL_OLD",
+        ConsistentRead: true,
       });
-      // Not there any more: fired, or rescheduled under its id at another due time (then searched for).
-      if (gone.Attributes !== undefined) return;
+      if (Item !== undefined && readString(Item, S.id) === timeoutId) return located(claimed, Item);
     }
-    const place = await this.#find(timeoutId);
-    if (place === undefined) return;
-    await this.client.send("DeleteItem", { TableName: this.layout.tableName, Key: this.key(place) });
+    return this.#find(timeoutId);
   }
 
   key(place: TimeoutPlace): Record<string, unknown> {
@@ -198,7 +205,7 @@ export class SagaTimeoutShards {
     };
   }
 
-  async #find(timeoutId: string): Promise<TimeoutPlace | undefined> {
+  async #find(timeoutId: string): Promise<LocatedTimeout | undefined> {
     for (let shard = 0; shard < this.shards; shard++) {
       const pages = this.#shardPages(shard, {
         filter: "#id = :id",
@@ -207,7 +214,9 @@ export class SagaTimeoutShards {
       });
       for await (const page of pages) {
         const found = page.Items?.[0];
-        if (found !== undefined) return { shard, sortKey: (found[this.layout.sortKey] as { N: string }).N };
+        if (found !== undefined) {
+          return located({ shard, sortKey: (found[this.layout.sortKey] as { N: string }).N }, found);
+        }
       }
     }
     return undefined;
@@ -246,4 +255,14 @@ export class SagaTimeoutShards {
   #dueOf(item: Record<string, unknown>): number {
     return Number((item[this.layout.sortKey] as { N: string }).N.split(".")[0]);
   }
+}
+
+/** A timeout's item as what a drop needs of it. */
+function located(place: TimeoutPlace, item: Record<string, unknown>): LocatedTimeout {
+  return {
+    place,
+    saga: readString(item, S.saga) ?? "",
+    key: readString(item, S.key) ?? "",
+    name: readString(item, S.name) ?? "",
+  };
 }

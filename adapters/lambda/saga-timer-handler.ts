@@ -22,7 +22,8 @@ export type SagaTimerHandler = (event?: unknown, context?: LambdaContext) => Pro
  * `rate(1 minute)`): each invocation fires the saga timeouts due, with `runtime.tick()` at the
  * runtime's clock. The event's payload is not read, so any schedule target input works. Overlapping
  * invocations are safe: timeouts are claimed with leases and fired once. A failing tick throws, so
- * the scheduler's retry policy applies.
+ * the scheduler's retry policy applies. The tick also re-drives the outboxes, at a Lambda instance's
+ * first invocation and then every `redriveIntervalMs` of the runtime (a failed re-drive goes to its `onError`).
  *
  * @example
  * const runtime = new SagaRuntime({ store: new DynamoDbSagaStore({ tableName: "sagas" }), commands, sagas });

@@ -152,8 +152,10 @@ describe("SagaRuntime on PostgreSQL", () => {
     await lock;
     await eventually(async () => expect((await store.load(name, "k1"))?.version).toBe(2));
     expect(await store.hasHandled(name, "k1", reserved.id)).toBe(true);
+    // The redelivery finds the command still in the outbox when the late step has not sent it yet, and sends it
+    // too: another runtime, so under the same id.
     expect((await patient.handle(reserved))[0]?.outcome).toBe("duplicate");
-    await eventually(() => expect(sent.map((s) => s.id)).toEqual([`${name}/k1/1`, `${name}/k1/2`]));
+    await eventually(() => expect([...new Set(sent.map((s) => s.id))]).toEqual([`${name}/k1/1`, `${name}/k1/2`]));
     // The outbox row goes once the command is sent: a moment after `sent` has it, under load.
     await eventually(async () => expect(await rows("k1")).toEqual({ instance: 1, handled: 2, outbox: 0 }));
   }, 30_000);

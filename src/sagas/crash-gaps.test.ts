@@ -2,20 +2,34 @@
  * A crash at each gap of a step (decide | save | dispatch | mark done), simulated in process: the
  * store is made to fail at that point, as if the process died there (mock: a real SIGKILL of a
  * child process is not what this file does). A fresh runtime over the same store then redelivers
- * the event and re-drives the outbox: every command takes effect exactly once.
+ * the event and re-drives the outbox: every command takes effect exactly once. On Lambda and Workers
+ * no restart runs `redrive()`: the redelivery and the timer's `tick` send what the crash left.
  */
 import { describe, expect, test } from "bun:test";
+import { withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { orderEvent, orderSaga } from "../../test/sagas/order-saga.ts";
 import { InMemoryDedupStore } from "../dedup/in-memory-dedup-store.js";
 import { CommandBus } from "../messaging/command-bus.js";
+import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { SagaRuntime } from "./saga-runtime.js";
-import type { SagaCommit } from "./types.js";
+import type { ListSagasOptions, SagaCommit, SagaFailureReport, SagaRecord } from "./types.js";
 
 type Gap = "before-save" | "after-save" | "after-dispatch";
 
 class CrashingStore extends InMemorySagaStore {
   crashAt: Gap | undefined;
+  /** How many `list` calls fail next, as on a store not up yet when a process starts. */
+  failLists = 0;
+  protected override async listInstances(
+    options: ListSagasOptions & { readonly limit: number },
+  ): Promise<SagaRecord[]> {
+    if (this.failLists > 0) {
+      this.failLists--;
+      throw new Error("the saga store is not up yet");
+    }
+    return super.listInstances(options);
+  }
   protected override async writeCommit(commit: SagaCommit): Promise<number> {
     if (this.crashAt === "before-save") this.#crash();
     const version = await super.writeCommit(commit);
@@ -74,4 +88,118 @@ describe("a crash at each gap of a step", () => {
       expect(record).toMatchObject({ version: 1, outbox: [] });
     });
   }
+});
+
+/** A saga whose last step sends a command and completes: a crash after that save leaves an ended instance's outbox. */
+type ShippingEvent = { type: "Paid"; data: { orderId: string } } | { type: "Noted"; data: { orderId: string } };
+const shipping = defineSaga<ShippingEvent, object>({
+  name: "Shipping",
+  startedBy: ["Paid"],
+  handles: ["Noted"],
+  correlate: (event) => event.data.orderId,
+  initialState: {},
+  on: {
+    Paid: (state, event, ctx) => {
+      ctx.dispatch("ReserveStock", { orderId: event.data.orderId });
+      ctx.complete();
+      return state;
+    },
+    Noted: (state) => state,
+  },
+});
+
+describe("commands a crash left in the outbox, with no restart to re-drive them (Lambda, Workers; mock: a store that throws after its save)", () => {
+  test("after-save: the event's redelivery alone (duplicate) sends the saved command, under its id", async () => {
+    const store = new CrashingStore();
+    const services = idempotentServices();
+    const placed = orderEvent("OrderPlaced", "o1", { sku: "A" });
+    store.crashAt = "after-save";
+    const crashed = new SagaRuntime({ store, commands: services.bus, sagas: [orderSaga], onError: () => {} });
+    await crashed.handle(placed);
+    expect(services.attempts).toEqual([]);
+
+    // The queue redelivers it to another Lambda instance: a fresh runtime, and nothing calls redrive.
+    const lambda = new SagaRuntime({ store, commands: services.bus, sagas: [orderSaga] });
+    expect((await lambda.handle(placed))[0]?.outcome).toBe("duplicate");
+    expect(services.effects).toEqual(["ReserveStock Order/o1/1"]);
+    expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
+    // Nothing left: a further redelivery sends nothing more.
+    expect((await lambda.handle(placed))[0]?.outcome).toBe("duplicate");
+    expect(services.attempts).toEqual(["Order/o1/1"]);
+  });
+
+  test("after-save of a step that ended the instance: a later event of it (finished) sends the saved command", async () => {
+    const store = new CrashingStore();
+    const services = idempotentServices();
+    const event = (type: ShippingEvent["type"]) => ({ ...orderEvent("OrderPlaced", "o1"), type });
+    store.crashAt = "after-save";
+    const crashed = new SagaRuntime({ store, commands: services.bus, sagas: [shipping], onError: () => {} });
+    await crashed.handle(event("Paid"));
+    expect((await store.load("Shipping", "o1"))?.status).toBe("completed");
+
+    const lambda = new SagaRuntime({ store, commands: services.bus, sagas: [shipping] });
+    expect((await lambda.handle(event("Noted")))[0]?.outcome).toBe("finished");
+    expect(services.effects).toEqual(["ReserveStock Shipping/o1/1"]);
+    expect((await store.load("Shipping", "o1"))?.outbox).toEqual([]);
+  });
+
+  test("after-save of a timeout's firing: the timer's next tick, on a fresh runtime, sends the compensation", async () => {
+    const store = new CrashingStore();
+    const services = idempotentServices();
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const runtime = () =>
+      new SagaRuntime({ store, commands: services.bus, sagas: [orderSaga], now: () => clock.now, onError: () => {} });
+    const crashed = runtime();
+    await crashed.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    clock.now += 16 * 60_000;
+    store.crashAt = "after-save";
+    // A killed invocation does not go on: the re-drive its tick would run next reaches the store no more.
+    store.failLists = 1;
+    expect((await crashed.tick()).fired.map((f) => f.outcome)).toEqual(["failed"]);
+    expect(await store.load("Order", "o1")).toMatchObject({ status: "compensating", outbox: [{ id: "Order/o1/c2" }] });
+
+    // The schedule's next invocation: nothing is due (the firing was saved), and its tick re-drives.
+    const lambda = runtime();
+    expect((await lambda.tick()).fired).toEqual([]);
+    expect(services.effects).toEqual(["ReserveStock Order/o1/1", "ReleaseStock Order/o1/c2"]);
+    expect(await store.load("Order", "o1")).toMatchObject({ status: "compensated", outbox: [] });
+  });
+
+  test("start(): a re-drive that failed (the store not up yet; mock: its first list throws) is tried again by a tick redriveIntervalMs later", async () => {
+    const store = new CrashingStore();
+    const services = idempotentServices();
+    store.crashAt = "after-save";
+    await new SagaRuntime({ store, commands: services.bus, sagas: [orderSaga], onError: () => {} }).handle(
+      orderEvent("OrderPlaced", "o1", { sku: "A" }),
+    );
+    store.failLists = 1;
+    const clock = { now: Date.parse("2026-12-03T10:00:00Z") };
+    const errors: SagaFailureReport[] = [];
+    const restarted = new SagaRuntime({
+      store,
+      commands: services.bus,
+      sagas: [orderSaga],
+      now: () => clock.now,
+      onError: (failure) => errors.push(failure),
+    });
+    // On a fake clock (the loop's timers): it ticks every 5 ms; the saga clock moves by hand.
+    await withFakeClock(async (timers) => {
+      const loop = restarted.start({ intervalMs: 5 });
+      try {
+        await timers.advance(50);
+        expect(errors.map((e) => String(e.error))).toEqual(["Error: the saga store is not up yet"]);
+        expect(services.attempts).toEqual([]);
+        clock.now += 300_000 - 1;
+        await timers.advance(10);
+        expect(services.attempts).toEqual([]);
+        clock.now += 1;
+        await timers.advance(10);
+        expect(services.effects).toEqual(["ReserveStock Order/o1/1"]);
+      } finally {
+        await timers.until(loop.stop());
+      }
+    });
+    expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
+    expect(errors.map((e) => e.event)).toEqual([{ id: "redrive", type: "redrive" }]);
+  });
 });

@@ -22,6 +22,11 @@ export interface OutboxDispatcherOptions {
   readonly report: (failure: SagaFailureReport) => Promise<void>;
 }
 
+/** A step saving commands (see `OutboxDispatcher.saving`): stale once a loop for its instance has ended since. */
+export interface SavingStep {
+  stale: boolean;
+}
+
 /**
  * Dispatches an instance's outbox in order, each command under its deterministic id (so a command
  * handler that deduplicates by message id applies it once even if a crash makes us send it again),
@@ -35,14 +40,46 @@ export class OutboxDispatcher {
   // say) asks for one more pass instead of waiting for the loop, which is waiting for it.
   // By saga, then key: no id string is built (and hashed) per step.
   readonly #running = new Map<string, Map<string, { again: boolean }>>();
+  // Per instance, the steps of this process between saving commands and dispatching them. A loop for the
+  // instance that ends meanwhile (a redelivery's, a re-drive's) may have read that save and sent them: such a
+  // step then reads its outbox back rather than send the copy it saved a second time.
+  readonly #saving = new Map<string, Map<string, Set<SavingStep>>>();
 
   constructor(private readonly options: OutboxDispatcherOptions) {}
 
+  /** Marks a step about to save commands: hand the mark to `dispatch` once saved, or to `unmark` if not. */
+  saving(saga: string, key: string): SavingStep {
+    let savingOfSaga = this.#saving.get(saga);
+    if (savingOfSaga === undefined) {
+      savingOfSaga = new Map();
+      this.#saving.set(saga, savingOfSaga);
+    }
+    let steps = savingOfSaga.get(key);
+    if (steps === undefined) {
+      steps = new Set();
+      savingOfSaga.set(key, steps);
+    }
+    const mark = { stale: false };
+    steps.add(mark);
+    return mark;
+  }
+
+  /** The step's save is over (dispatched, or nothing saved): its mark goes. */
+  unmark(saga: string, key: string, mark: SavingStep): void {
+    const savingOfSaga = this.#saving.get(saga);
+    const steps = savingOfSaga?.get(key);
+    if (steps === undefined || !steps.delete(mark) || steps.size > 0) return;
+    savingOfSaga?.delete(key);
+    if (savingOfSaga?.size === 0) this.#saving.delete(saga);
+  }
+
   /**
    * Dispatches the instance's outbox as stored now; returns the instance as it ends up, or
-   * undefined when a loop already running for it in this process will do it.
+   * undefined when a loop already running for it in this process will do it. `saved` (with the
+   * step's `mark`) is the instance as a step just saved it, used unless a loop ended since the mark.
    */
-  async dispatch(saga: string, key: string, saved?: SagaRecord): Promise<SagaRecord | undefined> {
+  async dispatch(saga: string, key: string, saved?: SagaRecord, mark?: SavingStep): Promise<SagaRecord | undefined> {
+    if (mark !== undefined) this.unmark(saga, key, mark);
     let runningOfSaga = this.#running.get(saga);
     if (runningOfSaga === undefined) {
       runningOfSaga = new Map();
@@ -56,7 +93,7 @@ export class OutboxDispatcher {
     const loop = { again: true };
     runningOfSaga.set(key, loop);
     // `saved` is the instance as a step just saved it: the first pass need not read it back.
-    let known = saved;
+    let known = mark?.stale === true ? undefined : saved;
     try {
       let result: SagaRecord | undefined;
       while (loop.again) {
@@ -85,6 +122,7 @@ export class OutboxDispatcher {
       return result;
     } finally {
       runningOfSaga.delete(key);
+      for (const step of this.#saving.get(saga)?.get(key) ?? []) step.stale = true;
     }
   }
 

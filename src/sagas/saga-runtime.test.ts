@@ -20,7 +20,7 @@ import { eventually } from "../testing/assert.js";
 import { defineSaga } from "./define-saga.js";
 import { InMemorySagaStore } from "./in-memory-saga-store.js";
 import { SagaRuntime, type SagaRuntimeOptions } from "./saga-runtime.js";
-import type { SagaFailureReport } from "./types.js";
+import type { ListSagasOptions, SagaCommit, SagaFailureReport, SagaRecord } from "./types.js";
 
 function setup(options: Partial<SagaRuntimeOptions> = {}) {
   const store = new InMemorySagaStore();
@@ -61,6 +61,75 @@ describe("SagaRuntime: steps, outbox and deterministic command ids", () => {
     expect(outcomes.map((o) => o.outcome).sort()).toEqual(["duplicate", "duplicate", "started"]);
     expect((await store.load("Order", "o1"))?.state).toEqual({ sku: "TEA", steps: ["placed"] });
     expect(sent.length).toBe(1);
+  });
+
+  test("a re-drive or a redelivery while a step's save is answered late does not make the step send its commands again (a store that holds the commit's answer back)", async () => {
+    // Mock: a commit that lands at once and is answered late (a slow network); no emulator holds an answer back.
+    class LateAnswer extends InMemorySagaStore {
+      landed: (() => void) | undefined;
+      answer: Promise<void> | undefined;
+      protected override async writeCommit(commit: SagaCommit): Promise<number> {
+        const version = await super.writeCommit(commit);
+        this.landed?.();
+        if (this.answer !== undefined) await this.answer;
+        return version;
+      }
+    }
+    const store = new LateAnswer();
+    const { bus, sent } = recordingBus();
+    const runtime = new SagaRuntime({ store, commands: bus, sagas: [orderSaga] });
+    let answer = () => {};
+    store.answer = new Promise((resolve) => {
+      answer = resolve;
+    });
+    const landed = new Promise<void>((resolve) => {
+      store.landed = resolve;
+    });
+    const placed = orderEvent("OrderPlaced", "o1", { sku: "TEA" });
+    const handling = runtime.handle(placed);
+    await landed;
+    store.answer = undefined;
+    // Meanwhile this runtime finds the saved command (a redelivery of the event, a re-drive) and sends it.
+    expect((await runtime.handle(placed))[0]?.outcome).toBe("duplicate");
+    await runtime.redrive();
+    answer();
+    expect((await handling)[0]?.outcome).toBe("started");
+    expect(sent.map((s) => s.id)).toEqual(["Order/o1/1"]);
+    expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
+  });
+
+  test("tick re-drives at most once per redriveIntervalMs (5 minutes by default) of the runtime's clock (a store counting its lists)", async () => {
+    class CountedLists extends InMemorySagaStore {
+      lists = 0;
+      protected override async listInstances(
+        options: ListSagasOptions & { readonly limit: number },
+      ): Promise<SagaRecord[]> {
+        this.lists++;
+        return super.listInstances(options);
+      }
+    }
+    const store = new CountedLists();
+    const { runtime, clock } = setup({ store });
+    for (let i = 0; i < 3; i++) await runtime.tick();
+    // One re-drive: the instances with a pending outbox, then the compensating ones.
+    expect(store.lists).toBe(2);
+    clock.now += 299_999;
+    await runtime.tick();
+    expect(store.lists).toBe(2);
+    clock.now += 1;
+    await runtime.tick();
+    await runtime.tick();
+    expect(store.lists).toBe(4);
+    // A clock that went back does not hold the next re-drive off for longer.
+    clock.now -= 60_000;
+    await runtime.tick();
+    expect(store.lists).toBe(6);
+    const often = new CountedLists();
+    const minutely = setup({ store: often, redriveIntervalMs: 60_000 });
+    await minutely.runtime.tick();
+    minutely.clock.now += 60_000;
+    await minutely.runtime.tick();
+    expect(often.lists).toBe(4);
   });
 
   test("an event before its instance exists is no-instance; after completion, finished", async () => {
@@ -405,6 +474,18 @@ describe("SagaRuntime: bad input is a typed error before anything is written", (
       );
     }
     for (const retryDelayMs of [0, 2.5, 60_000]) expect(new SagaRuntime({ ...good, retryDelayMs })).toBeDefined();
+  });
+
+  test("redriveIntervalMs is an integer from 1 to 86,400,000, refused by name otherwise", () => {
+    const good = { store: new InMemorySagaStore(), commands: recordingBus().bus, sagas: [orderSaga] };
+    for (const redriveIntervalMs of [0, -1, 1.5, "60000", Number.NaN, 86_400_001, null]) {
+      expect(() => new SagaRuntime({ ...good, redriveIntervalMs: redriveIntervalMs as never })).toThrow(
+        /^Invalid saga runtime options: redriveIntervalMs: redriveIntervalMs must be an integer from 1 to 86400000/,
+      );
+    }
+    for (const redriveIntervalMs of [1, 60_000, 86_400_000]) {
+      expect(new SagaRuntime({ ...good, redriveIntervalMs })).toBeDefined();
+    }
   });
 
   test('telemetry is a boolean, as the event store\'s is: "false" (a string) left the spans on unnoticed', () => {

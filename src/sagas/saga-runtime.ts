@@ -69,6 +69,11 @@ export interface SagaRuntimeOptions {
   readonly leaseMs?: number;
   /** Timeouts claimed per tick. Defaults to 500. */
   readonly tickLimit?: number;
+  /**
+   * How often `tick` (and so every timer driver) re-drives the outboxes a crash may have left, at most:
+   * once per this many milliseconds, an integer from 1 to 86,400,000. Defaults to 300,000 (5 minutes).
+   */
+  readonly redriveIntervalMs?: number;
   /** This runtime's name in timeout leases. Defaults to a fresh ULID. */
   readonly owner?: string;
   /**
@@ -160,6 +165,7 @@ const SAGA_RUNTIME_OPTIONS = [
   "retryDelayMs",
   "leaseMs",
   "tickLimit",
+  "redriveIntervalMs",
   "owner",
   "telemetry",
 ] as const satisfies readonly (keyof SagaRuntimeOptions)[];
@@ -181,6 +187,9 @@ export class SagaRuntime {
   readonly #onTimeoutFired: ((fired: FiredTimeoutReport) => void) | undefined;
   readonly #leaseMs: number;
   readonly #tickLimit: number;
+  readonly #redriveIntervalMs: number;
+  // When the last re-drive of `tick` or `start` began (by the runtime's clock): none yet, so the first is due.
+  #redriveStartedAt = Number.NEGATIVE_INFINITY;
   readonly #dispatcher: OutboxDispatcher;
   readonly #telemetry: boolean;
   readonly owner: string;
@@ -198,6 +207,7 @@ export class SagaRuntime {
       ...integerOptionIssues(options.maxAttempts, "maxAttempts", 100),
       ...integerOptionIssues(options.leaseMs, "leaseMs", 24 * 60 * 60 * 1000),
       ...integerOptionIssues(options.tickLimit, "tickLimit", 10_000),
+      ...integerOptionIssues(options.redriveIntervalMs, "redriveIntervalMs", 24 * 60 * 60 * 1000),
     ];
     // A number: a string ("5") passed a range check by coercion, and reached setTimeout as it was.
     const retryDelayMs = options.retryDelayMs;
@@ -230,6 +240,7 @@ export class SagaRuntime {
     this.#onTimeoutFired = options.onTimeoutFired;
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#tickLimit = options.tickLimit ?? 500;
+    this.#redriveIntervalMs = options.redriveIntervalMs ?? 300_000;
     this.owner = options.owner ?? ulid();
     this.#telemetry = options.telemetry !== false;
     this.#dispatcher = new OutboxDispatcher({
@@ -333,6 +344,7 @@ export class SagaRuntime {
   /**
    * Fires the timeouts due at `now` that this runtime can claim, each once: its firing is saved
    * with the timeout's id as handled id, so a second scheduler that got it too fires nothing.
+   * Then re-drives the outboxes, when `redriveIntervalMs` has passed since the last re-drive began.
    */
   async tick(now = this.#now()): Promise<TickResult> {
     const claimed = await this.#store.claimDueTimeouts({
@@ -363,7 +375,33 @@ export class SagaRuntime {
         if (this.#onTimeoutFired !== undefined) callHook("onTimeoutFired", this.#onTimeoutFired, report);
       }
     }
+    await this.#redriveWhenDue();
     return { fired };
+  }
+
+  /**
+   * Re-drives when the last re-drive began `redriveIntervalMs` ago or more (or none has, or the clock went
+   * back). What `tick` adds: on Lambda and Workers no process starts to run `redrive`, so without it the
+   * commands a crash left in an outbox (a firing killed after its save) waited for ever; and a re-drive that
+   * failed (the store not up yet at start) is tried again. At most one begins per interval, failed or not:
+   * each reads every instance with a pending outbox (on DynamoDB, scans the table). A failure goes to
+   * `onError`, not to the tick's caller: the timeouts have fired.
+   */
+  async #redriveWhenDue(): Promise<void> {
+    const now = this.#now();
+    const since = now - this.#redriveStartedAt;
+    if (since >= 0 && since < this.#redriveIntervalMs) return;
+    this.#redriveStartedAt = now;
+    try {
+      await this.redrive();
+    } catch (error) {
+      callHook("onError", this.#onError, {
+        saga: "*",
+        key: undefined,
+        event: { id: "redrive", type: "redrive" },
+        error,
+      });
+    }
   }
 
   /**
@@ -378,7 +416,8 @@ export class SagaRuntime {
   /**
    * Ticks every `intervalMs` (default 1,000) until stopped, with `setTimeout`: the timer loop for
    * Bun and Node (on Workers, call `tick` from a Cron Trigger or a Durable Object alarm).
-   * Re-drives undispatched outboxes once at start (a crash may have left some).
+   * Re-drives undispatched outboxes at start (a crash may have left some), and the ticks again every
+   * `redriveIntervalMs`: a re-drive that failed at start is tried again then.
    */
   start(options: { readonly intervalMs?: number } = {}): { stop(): Promise<void> } {
     const issues = [
@@ -395,7 +434,7 @@ export class SagaRuntime {
     // A command that never settles holds the loop up for leaseMs at most (a tick bounds each firing itself).
     const bounded = (work: Promise<unknown>): Promise<void> =>
       within(work.catch(this.#loopError), this.#leaseMs).then(() => undefined);
-    let running = bounded(this.redrive());
+    let running = bounded(this.#redriveWhenDue());
     const loop = () => {
       if (stopped) return;
       running = bounded(this.tick());
@@ -436,6 +475,16 @@ export class SagaRuntime {
       count++;
     }
     return count;
+  }
+
+  /**
+   * Sends what an instance that an event finds already handled (or ended) still has to send: a crash between a
+   * step's save and its dispatch left it in the outbox, and on a queue the redelivery of that very event may be
+   * all that comes. Under the same ids, as every re-send; a parked instance waits for an operator, as in `redrive`.
+   */
+  async #sendLeftovers(record: SagaRecord): Promise<void> {
+    if (record.status === "needs-attention") return;
+    if (record.outbox.length > 0 || record.status === "compensating") await this.#redriveOne(record);
   }
 
   async #redriveOne(record: SagaRecord): Promise<void> {
@@ -552,10 +601,13 @@ export class SagaRuntime {
           return { saga: saga.name, key, eventId: event.id, outcome: "no-instance" };
         }
         if (record !== undefined && (await this.#store.hasHandled(saga.name, key, event.id))) {
+          await this.#sendLeftovers(record);
           return { saga: saga.name, key, eventId: event.id, outcome: "duplicate" };
         }
-        if (record !== undefined && FINAL_STATUSES.has(record.status))
+        if (record !== undefined && FINAL_STATUSES.has(record.status)) {
+          await this.#sendLeftovers(record);
           return { saga: saga.name, key, eventId: event.id, outcome: "finished" };
+        }
         const handler = saga.on[event.type] as (state: unknown, event: unknown, ctx: StepContext) => unknown;
         const outcome = await this.#step(saga, key, record, event, (state, ctx) => handler(state, event, ctx), run);
         if (outcome === "conflict") {
@@ -603,16 +655,19 @@ export class SagaRuntime {
       return { saga: saga.name, key, eventId: trigger.id, outcome: "ignored", reason: ctx.ignored };
     }
     const commit = commitFor(saga.name, key, record, next, ctx, trigger.id, firedTimeoutId);
+    const dispatches = commit.outbox?.length || commit.status === "compensating";
+    const mark = dispatches ? this.#dispatcher.saving(saga.name, key) : undefined;
     let version: number;
     try {
       version = await this.#store.commit(commit);
     } catch (error) {
+      if (mark !== undefined) this.#dispatcher.unmark(saga.name, key, mark);
       if (isConcurrencyError(error)) return "conflict";
       // Refused input (not JSON, too large) is the saga's failure; anything else is the store's.
       return this.#failed(saga.name, key, trigger, error, !isEventFlowsError(error) || isServiceFailure(error));
     }
     let status = commit.status;
-    if (commit.outbox?.length || status === "compensating") {
+    if (mark !== undefined) {
       // When the step started with an empty outbox, what it saved is the whole outbox: no read back.
       const saved: SagaRecord | undefined =
         record !== undefined && record.outbox.length > 0
@@ -628,7 +683,7 @@ export class SagaRuntime {
               outbox: commit.outbox ?? [],
               attention: commit.attention,
             };
-      status = (await this.#dispatcher.dispatch(saga.name, key, saved))?.status ?? status;
+      status = (await this.#dispatcher.dispatch(saga.name, key, saved, mark))?.status ?? status;
     }
     recordSagaStatus(saga.name, record?.status, status);
     const outcome = FINAL_STATUSES.has(status) ? "completed" : record === undefined ? "started" : "applied";

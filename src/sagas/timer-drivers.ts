@@ -21,6 +21,8 @@ export interface WaitUntilContext {
  * A Cloudflare Workers `scheduled` handler that fires the due saga timeouts on each Cron Trigger
  * (`crons = ["* * * * *"]` in wrangler.toml): `export default { fetch, ...sagaCronHandler(runtime) }`.
  * The tick runs under `waitUntil`, at the runtime's clock; overlapping invocations are safe (leases).
+ * The tick re-drives the outboxes too, every `redriveIntervalMs` of the runtime: a factory should keep the
+ * runtime it made, or each run (a new runtime's first tick) re-drives.
  */
 export function sagaCronHandler<Env = unknown>(
   source: SagaRuntimeSource<Env>,
@@ -82,7 +84,8 @@ const SAGA_ALARM_DRIVER_OPTIONS = [
 
 /**
  * Saga timeouts on a Durable Object alarm: the object sleeps until the store's next due time
- * (`runtime.nextTimeoutAt()`), fires what is due with `tick`, and sets its alarm again. Use one object
+ * (`runtime.nextTimeoutAt()`), fires what is due with `tick` (which re-drives the outboxes every
+ * `redriveIntervalMs` of the runtime), and sets its alarm again. Use one object
  * per store (or per shard of sagas): in its `alarm()` call `driver.alarm()`; after handling events
  * elsewhere, call the object (e.g. a `fetch` that runs `driver.wake()`) so a timeout scheduled earlier
  * than its alarm is not left waiting until `maxSleepMs`.

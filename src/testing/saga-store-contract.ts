@@ -589,6 +589,41 @@ export function sagaStoreContract(options: SagaStoreContractOptions): ContractSu
     },
   );
 
+  add(
+    "a dropped timeout (its firing ignored, its handler gone) is no longer pending, and a later step does not bring it back",
+    async (store, saga) => {
+      // Past the other cases' due times (a shared table), and ended at the close.
+      const due = 3_100_000_000 + Math.floor(Math.random() * 1_000_000);
+      const [a1, b1, c2] = [
+        timeout(saga, "k", "a", due),
+        timeout(saga, "k", "b", due),
+        timeout(saga, "k", "c", due, 2),
+      ];
+      await store.commit(first(saga, "k", { schedule: [a1, b1] }));
+      // Claimed first, as the runtime drops a timeout it claimed.
+      await store.claimDueTimeouts({ now: due, owner: "one", leaseMs: 1, limit: 1000, sagas: [saga] });
+      await store.dropTimeout(a1.id);
+      const pending = () =>
+        Promise.all([a1, b1, c2].map((t) => store.isTimeoutPending(saga, "k", t.id))) as Promise<unknown[]>;
+      const tellable = options.timeoutPending !== false;
+      assertEqual(await pending(), tellable ? [false, true, false] : [undefined, undefined, undefined], "a dropped");
+      // The drop leaves the instance's version as it was; a step that schedules another timeout keeps a dropped.
+      await store.commit({ ...first(saga, "k"), expectedVersion: 1, schedule: [c2] });
+      assertEqual(await pending(), tellable ? [false, true, true] : [undefined, undefined, undefined], "c scheduled");
+      const claimed = await store.claimDueTimeouts({
+        now: due + 10,
+        owner: "two",
+        leaseMs: 1,
+        limit: 1000,
+        sagas: [saga],
+      });
+      assertEqual(claimed.map((t) => t.name).sort(), ["b", "c"], "a is claimed no more");
+      await store.dropTimeout(a1.id);
+      await store.commit({ ...first(saga, "k"), expectedVersion: 2, status: "completed" });
+      assertEqual(await pending(), tellable ? [false, false, false] : [undefined, undefined, undefined], "ended");
+    },
+  );
+
   add("instances are listed by saga and status", async (store, saga) => {
     await store.commit(first(saga, "a"));
     await store.commit(first(saga, "b", { status: "needs-attention" }));
