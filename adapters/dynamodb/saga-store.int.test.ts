@@ -48,6 +48,15 @@ describe("DynamoDbSagaStore", () => {
     step: 0,
     compensations: [],
   });
+  /** Timeout `name` of instance "k", scheduled at version `v`, due at once. */
+  const dueTimeout = (saga: string, name: string, v: number) => ({
+    id: sagaTimeoutId(saga, "k", name, v),
+    saga,
+    key: "k",
+    name,
+    dueAt: 1,
+    data: null,
+  });
   const entry = (saga: string, n: number, payload: unknown = {}) => ({
     id: `${saga}/k/${n}`,
     type: "Cmd",
@@ -181,14 +190,7 @@ describe("DynamoDbSagaStore", () => {
     const one = new DynamoDbSagaStore(shared.options);
     const two = new DynamoDbSagaStore(shared.options);
     const saga = `Saga-${ulid()}`;
-    const timeout = (name: string, v: number) => ({
-      id: `${saga}/k/t/${name}/${v}`,
-      saga,
-      key: "k",
-      name,
-      dueAt: 1,
-      data: null,
-    });
+    const timeout = (name: string, v: number) => dueTimeout(saga, name, v);
     await one.commit({ ...base(saga), schedule: [timeout("a", 1)] });
     // `two` never loaded the instance: it reads its pending timeouts to cancel "a".
     await two.commit({ ...base(saga), expectedVersion: 1, cancel: ["a"] });
@@ -204,14 +206,7 @@ describe("DynamoDbSagaStore", () => {
     const one = new DynamoDbSagaStore(shared.options);
     const two = new DynamoDbSagaStore(shared.options);
     const saga = `Saga-${ulid()}`;
-    const timeout = (name: string, v: number) => ({
-      id: sagaTimeoutId(saga, "k", name, v),
-      saga,
-      key: "k",
-      name,
-      dueAt: 1,
-      data: null,
-    });
+    const timeout = (name: string, v: number) => dueTimeout(saga, name, v);
     // `one` remembers "a" listed at version 1.
     await one.commit({ ...base(saga), schedule: [timeout("a", 1)] });
     // Its firing ignored in another process: dropped there, the version left at 1.
