@@ -4,7 +4,7 @@ import type { AppendToStreamResult } from "../event-store/types.js";
 import type { EventEnvelope, EventMetadata } from "../events/envelope.js";
 import type { EventStream } from "../events/stream.js";
 import { conflictRetry, retryConflicts } from "../internal/conflict-retry.js";
-import { assertFunction, functionIssues, isArray, kindOf, unknownKeyIssues } from "../internal/validate.js";
+import { assertFunction, functionIssues, isArray, kindOf, UNREADABLE, unknownKeyIssues } from "../internal/validate.js";
 import type {
   RepositorySnapshotOptions,
   RepositorySnapshotStore,
@@ -237,15 +237,22 @@ export class AggregateRepository<A extends AnyAggregate> {
  * which checks the options. A `store` that is no SnapshotStore (one of the port's classes) is refused here.
  */
 function snapshotsOf<A extends AnyAggregate>(options: RepositorySnapshotOptions<A>): RepositorySnapshots<A> {
-  const store = (options as { store?: Partial<RepositorySnapshotStore> } | null)?.store;
-  if (typeof store?.repositorySnapshots !== "function") {
+  let store: Partial<RepositorySnapshotStore> | undefined;
+  try {
+    store = (options as { store?: Partial<RepositorySnapshotStore> } | null)?.store;
+    if (typeof store?.repositorySnapshots !== "function") store = undefined;
+  } catch {
+    // A revoked Proxy, a getter that throws: refused as unreadable, not with its own error.
+    throw new ValidationError("Invalid snapshot options", [{ path: [], message: UNREADABLE }]);
+  }
+  if (store === undefined) {
     throw new ValidationError("Invalid snapshot options", [
       typeof options === "object" && options !== null
         ? { path: ["store"], message: "must be a SnapshotStore" }
         : { path: [], message: `expected { store, policy? }, got ${kindOf(options)}` },
     ]);
   }
-  return store.repositorySnapshots(options);
+  return (store as RepositorySnapshotStore).repositorySnapshots(options);
 }
 
 function isAggregate(value: unknown): value is AnyAggregate {

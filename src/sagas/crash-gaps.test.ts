@@ -202,4 +202,28 @@ describe("commands a crash left in the outbox, with no restart to re-drive them 
     expect((await store.load("Order", "o1"))?.outbox).toEqual([]);
     expect(errors.map((e) => e.event)).toEqual([{ id: "redrive", type: "redrive" }]);
   });
+
+  test("start() re-drives first even when a tick of the same runtime re-drove within redriveIntervalMs", async () => {
+    const store = new CrashingStore();
+    const services = idempotentServices();
+    // The saga clock stands still: the tick's re-drive began no time before start().
+    const now = () => Date.parse("2026-12-03T10:00:00Z");
+    const runtime = new SagaRuntime({ store, commands: services.bus, sagas: [orderSaga], now, onError: () => {} });
+    // Its tick re-drives (nothing to send yet), then a crash after a save leaves a command in the outbox.
+    await runtime.tick();
+    store.crashAt = "after-save";
+    await runtime.handle(orderEvent("OrderPlaced", "o1", { sku: "A" }));
+    store.crashAt = undefined;
+    expect(services.attempts).toEqual([]);
+    // Before, start() asked the interval as tick does, found a re-drive begun moments ago, and sent nothing.
+    await withFakeClock(async (timers) => {
+      const loop = runtime.start({ intervalMs: 60_000 });
+      try {
+        await timers.advance(10);
+        expect(services.effects).toEqual(["ReserveStock Order/o1/1"]);
+      } finally {
+        await timers.until(loop.stop());
+      }
+    });
+  });
 });

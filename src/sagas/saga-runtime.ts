@@ -387,10 +387,10 @@ export class SagaRuntime {
    * each reads every instance with a pending outbox (on DynamoDB, scans the table). A failure goes to
    * `onError`, not to the tick's caller: the timeouts have fired.
    */
-  async #redriveWhenDue(): Promise<void> {
+  async #redriveWhenDue(always = false): Promise<void> {
     const now = this.#now();
     const since = now - this.#redriveStartedAt;
-    if (since >= 0 && since < this.#redriveIntervalMs) return;
+    if (!always && since >= 0 && since < this.#redriveIntervalMs) return;
     this.#redriveStartedAt = now;
     try {
       await this.redrive();
@@ -434,7 +434,8 @@ export class SagaRuntime {
     // A command that never settles holds the loop up for leaseMs at most (a tick bounds each firing itself).
     const bounded = (work: Promise<unknown>): Promise<void> =>
       within(work.catch(this.#loopError), this.#leaseMs).then(() => undefined);
-    let running = bounded(this.#redriveWhenDue());
+    // Always first, as the docs promise: a tick or start of this runtime within the interval skipped it.
+    let running = bounded(this.#redriveWhenDue(true));
     const loop = () => {
       if (stopped) return;
       running = bounded(this.tick());

@@ -650,6 +650,11 @@ describe("AggregateRepository with snapshots", () => {
   });
 
   test("invalid snapshot options are refused with a ValidationError", () => {
+    const revoked = () => {
+      const { proxy, revoke } = Proxy.revocable({}, {});
+      revoke();
+      return proxy;
+    };
     const base = { store: new InMemoryEventStore(), stream: Tallies, create: (id: string) => new Tally(id) };
     const snapshotStore = new InMemorySnapshotStore();
     for (const snapshots of [
@@ -660,6 +665,9 @@ describe("AggregateRepository with snapshots", () => {
       { store: snapshotStore, schemaVersion: -1 },
       { store: snapshotStore, schemaVersion: "2" },
       { store: snapshotStore, onError: "log" },
+      // Revoked Proxies: their TypeError escaped the check of the store, read before any guarded read.
+      revoked(),
+      { store: revoked() },
     ]) {
       expect(() => new AggregateRepository({ ...base, snapshots: snapshots as never })).toThrow(ValidationError);
     }
