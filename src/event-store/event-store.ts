@@ -855,6 +855,13 @@ export function isEventStore(value: unknown): value is EventStore {
   );
 }
 
+/** @internal Refuses what {@link isEventStore} does not take: a ValidationError titled `title`, naming `path`. */
+export function assertEventStore(value: unknown, path: string, title: string): asserts value is EventStore {
+  if (!isEventStore(value)) {
+    throw new ValidationError(title, [{ path: [path], message: `must be an event store, got ${kindOf(value)}` }]);
+  }
+}
+
 export function assertExpectedVersion(value: unknown): asserts value is ExpectedVersion {
   if (value === "any" || value === "no-stream" || value === "stream-exists") return;
   if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return;

@@ -3,7 +3,7 @@ import { categoryOf, categorySeparatorIssue } from "../events/stream.js";
 import { assertKnownOptions, assertObject, kindOf, unknownKeyIssues } from "../internal/validate.js";
 import { throwIfAborted } from "../projections/progress.js";
 import type { SnapshotStore } from "../snapshot/snapshot-store.js";
-import { type EventStore, isEventStore } from "./event-store.js";
+import { assertEventStore, type EventStore } from "./event-store.js";
 import type { StreamChangeResult } from "./stream-deletion.js";
 
 /** What a category keeps. Give one or both. */
@@ -115,11 +115,7 @@ export async function applyRetention(options: ApplyRetentionOptions): Promise<Re
   // A misspelt `snapshots` would hard-delete streams and leave their snapshots, personal data included.
   assertKnownOptions(options, APPLY_OPTIONS, "retention options");
   const { store, snapshots, signal } = options;
-  if (!isEventStore(store)) {
-    throw new ValidationError("Invalid retention options", [
-      { path: ["store"], message: `must be an event store, got ${kindOf(store)}` },
-    ]);
-  }
+  assertEventStore(store, "store", "Invalid retention options");
   const policies = retention(options.policies);
   const now = (options.now ?? new Date()).getTime();
   const streams = await summarize(store, policies, signal);

@@ -49,11 +49,7 @@ export class OutboxDispatcher {
 
   /** Marks a step about to save commands: hand the mark to `dispatch` once saved, or to `unmark` if not. */
   saving(saga: string, key: string): SavingStep {
-    let savingOfSaga = this.#saving.get(saga);
-    if (savingOfSaga === undefined) {
-      savingOfSaga = new Map();
-      this.#saving.set(saga, savingOfSaga);
-    }
+    const savingOfSaga = ofSaga(this.#saving, saga);
     let steps = savingOfSaga.get(key);
     if (steps === undefined) {
       steps = new Set();
@@ -80,11 +76,7 @@ export class OutboxDispatcher {
    */
   async dispatch(saga: string, key: string, saved?: SagaRecord, mark?: SavingStep): Promise<SagaRecord | undefined> {
     if (mark !== undefined) this.unmark(saga, key, mark);
-    let runningOfSaga = this.#running.get(saga);
-    if (runningOfSaga === undefined) {
-      runningOfSaga = new Map();
-      this.#running.set(saga, runningOfSaga);
-    }
+    const runningOfSaga = ofSaga(this.#running, saga);
     const running = runningOfSaga.get(key);
     if (running !== undefined) {
       running.again = true;
@@ -220,4 +212,14 @@ export class OutboxDispatcher {
     }
     return record;
   }
+}
+
+/** A saga's entries of a by-saga-then-key map, made on first use. */
+function ofSaga<V>(bySaga: Map<string, Map<string, V>>, saga: string): Map<string, V> {
+  let ofKey = bySaga.get(saga);
+  if (ofKey === undefined) {
+    ofKey = new Map();
+    bySaga.set(saga, ofKey);
+  }
+  return ofKey;
 }

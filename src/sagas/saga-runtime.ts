@@ -463,7 +463,7 @@ export class SagaRuntime {
     const pending = await this.#store.list({ pendingOutbox: true, limit: 10_000 });
     let count = 0;
     for (const record of pending) {
-      if (record.status === "needs-attention" || !this.#sagas.has(record.saga)) continue;
+      if (!leftToSend(record) || !this.#sagas.has(record.saga)) continue;
       await this.#redriveOne(record);
       count++;
     }
@@ -484,8 +484,7 @@ export class SagaRuntime {
    * all that comes. Under the same ids, as every re-send; a parked instance waits for an operator, as in `redrive`.
    */
   async #sendLeftovers(record: SagaRecord): Promise<void> {
-    if (record.status === "needs-attention") return;
-    if (record.outbox.length > 0 || record.status === "compensating") await this.#redriveOne(record);
+    if (leftToSend(record)) await this.#redriveOne(record);
   }
 
   async #redriveOne(record: SagaRecord): Promise<void> {
@@ -811,6 +810,14 @@ interface StepRun {
 }
 
 /** The report of a firing still running after leaseMs: failed for now, and claimed again once its lease expires. */
+/**
+ * Whether a re-send (a re-drive, a redelivered event) sends anything for this instance: commands left in its
+ * outbox, or a compensation to finish; a parked instance waits for an operator.
+ */
+function leftToSend(record: SagaRecord): boolean {
+  return record.status !== "needs-attention" && (record.outbox.length > 0 || record.status === "compensating");
+}
+
 function stuck(timeout: SagaTimeout, now: number, leaseMs: number): FiredTimeoutReport {
   return {
     error: new SagaStepTimeoutError(timeout.saga, timeout.key, `timeout:${timeout.name}`, timeout.id, leaseMs),

@@ -1,12 +1,12 @@
-import { isConcurrencyError, isStreamDeletedError, isValidationError, ValidationError } from "../errors.js";
+import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
 import {
   assertAppendOptions,
+  assertEventStore,
   assertExpectedVersion,
   assertReadAllOptions,
   assertReadStreamOptions,
   EventStore,
-  isEventStore,
 } from "../event-store/event-store.js";
 import { pageCheck, READ_CHECK, type ReadCheck } from "../event-store/read-check.js";
 import {
@@ -33,7 +33,7 @@ import type {
   ReadStreamOptions,
 } from "../event-store/types.js";
 import { type EventEnvelope, type NewEvent, unreadableEvents } from "../events/envelope.js";
-import { assertKnownOptions, assertPositiveInteger, kindOf } from "../internal/validate.js";
+import { assertKnownOptions, assertPositiveInteger } from "../internal/validate.js";
 import { isTenantIsolationError, TenantIsolationError } from "./errors.js";
 import type { QuotaCounter } from "./quotas.js";
 import { type TenantId, tenantId } from "./tenant-id.js";
@@ -75,11 +75,7 @@ export class TenantEventStore extends EventStore {
     // The wrapped store traces its own calls: spans here would double them.
     super({ telemetry: false });
     this.tenant = tenantId(tenant);
-    if (!isEventStore(inner)) {
-      throw new ValidationError("Invalid tenant event store", [
-        { path: ["inner"], message: `must be an event store, got ${kindOf(inner)}` },
-      ]);
-    }
+    assertEventStore(inner, "inner", "Invalid tenant event store");
     this.inner = inner;
     this.capabilities = inner.capabilities;
     this.#quota = quota;
