@@ -111,4 +111,33 @@ describe("wrapping and unwrapping a subject key (for key store adapters)", () =>
       }
     }
   });
+
+  test("a master key that is no AES-GCM CryptoKey, or bytes that are no Uint8Array, is a ValidationError, not the runtime's TypeError", async () => {
+    const aes = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+    const hmac = await crypto.subtle.generateKey({ name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const bytes = new Uint8Array(40);
+    const cases: [string, unknown, unknown, string][] = [
+      ["a string master key", "secret", bytes, "masterKey"],
+      ["an object master key", {}, bytes, "masterKey"],
+      ["an HMAC master key", hmac, bytes, "masterKey"],
+      ["an array of bytes", aes, [1, 2, 3], "bytes"],
+      ["an ArrayBuffer", aes, new ArrayBuffer(40), "bytes"],
+    ];
+    for (const [what, masterKey, given, path] of cases) {
+      for (const [name, call] of [
+        ["wrap", () => wrapSubjectKey(masterKey as never, "subject-1", given as never)],
+        ["unwrap", () => unwrapSubjectKey(masterKey as never, "subject-1", given as never)],
+      ] as const) {
+        const error = await call().catch((e: unknown) => e);
+        const paths = isValidationError(error) ? error.issues.map((issue) => String(issue.path[0])) : [];
+        const expected = path === "bytes" ? (name === "wrap" ? "raw" : "wrapped") : "masterKey";
+        expect({ what, name, validation: isValidationError(error), paths }).toEqual({
+          what,
+          name,
+          validation: true,
+          paths: [expected],
+        });
+      }
+    }
+  });
 });

@@ -251,10 +251,12 @@ async function importSubjectKey(raw: Uint8Array): Promise<WebCryptoKey> {
  * A subject key as a backend stores it: AES-GCM under the application's master key, with the
  * subject id as additional data (a wrapped key copied to another subject's row does not unwrap).
  * The bytes are the 12-byte IV followed by the ciphertext. For key store adapters.
- * @throws {ValidationError} `subjectId` is no subject id.
+ * @throws {ValidationError} `subjectId` is no subject id, `masterKey` no AES-GCM CryptoKey that may
+ * encrypt and decrypt, `raw` no Uint8Array.
  */
 export async function wrapSubjectKey(masterKey: WebCryptoKey, subjectId: string, raw: Uint8Array): Promise<Uint8Array> {
   assertSubjectId(subjectId);
+  assertWrapArguments(masterKey, raw, "raw");
   const iv = crypto.getRandomValues(new Uint8Array(IV_BYTES));
   const sealed = await crypto.subtle.encrypt(
     { name: "AES-GCM", iv, additionalData: encoder.encode(WRAP_LABEL + subjectId) },
@@ -269,7 +271,8 @@ export async function wrapSubjectKey(masterKey: WebCryptoKey, subjectId: string,
 
 /**
  * The key {@link wrapSubjectKey} wrapped, as a non-extractable CryptoKey.
- * @throws {ValidationError} `subjectId` is no subject id: checked first, since the error below keeps it.
+ * @throws {ValidationError} `subjectId` is no subject id (checked first, since the error below keeps
+ * it), `masterKey` no AES-GCM CryptoKey that may encrypt and decrypt, `wrapped` no Uint8Array.
  * @throws {PersonalDataError} `key-unwrap`: a wrong master key, another subject's row, altered bytes.
  */
 export async function unwrapSubjectKey(
@@ -278,6 +281,7 @@ export async function unwrapSubjectKey(
   wrapped: Uint8Array,
 ): Promise<WebCryptoKey> {
   assertSubjectId(subjectId);
+  assertWrapArguments(masterKey, wrapped, "wrapped");
   let raw: ArrayBuffer;
   try {
     raw = await crypto.subtle.decrypt(
@@ -293,6 +297,16 @@ export async function unwrapSubjectKey(
     throw new PersonalDataError("key-unwrap", subjectId, undefined, { cause: error });
   }
   return importSubjectKey(new Uint8Array(raw));
+}
+
+/**
+ * Before any Web Crypto call: a master key that is no usable AES-GCM CryptoKey, or bytes that are no
+ * Uint8Array, would otherwise throw the runtime's TypeError (or, unwrapping, look like altered bytes).
+ */
+function assertWrapArguments(masterKey: unknown, bytes: unknown, name: "raw" | "wrapped"): void {
+  const issues = masterKeyIssues(masterKey);
+  if (!(bytes instanceof Uint8Array)) issues.push({ path: [name], message: `${name} must be a Uint8Array` });
+  if (issues.length > 0) throw new ValidationError("Invalid subject key arguments", issues);
 }
 
 /** Checks a master key before a store uses it: an AES-GCM CryptoKey that may encrypt and decrypt. */
