@@ -344,9 +344,11 @@ export function subscribeLive<E extends EventEnvelope = EventEnvelope>(
       // waits for the server's close reply (about 30 s from a silent or half-open peer), and Node 22's
       // WebSocket fires only an error, never a close, when it cannot connect or is refused.
       let done = false;
+      // Ended first, then closed: a socket that fires its error from inside close() (still connecting)
+      // would otherwise end the connection as 1006, hiding the client's own reason (4000, idle).
       const drop = (code: number, reason: string) => {
-        socket.close(code, reason);
         end(code);
+        socket.close(code, reason);
       };
       const idle = watchIdle(idleTimeoutMs, () => drop(4000, "idle"));
       const abort = () => drop(1000, "closed");

@@ -118,3 +118,37 @@ test("a socket that fires error and never close (Node 22's WebSocket on a refuse
     expect(await settles(subscription.close(), 10_000)).toBe(true);
   }
 });
+
+test("an idle drop of a socket that fires error from inside close() while connecting (as a stand-in for such a class): reported as the idle close (4000), not 1006", async () => {
+  class ErrorOnCloseSocket implements LiveSocket {
+    readyState = 0;
+    readonly #errors: (() => void)[] = [];
+    send(): void {}
+    close(): void {
+      this.readyState = 3;
+      for (const listener of this.#errors) listener();
+    }
+    addEventListener(type: string, listener: (event: never) => void): void {
+      if (type === "error") this.#errors.push(listener as () => void);
+    }
+  }
+  const errors: { message?: string }[] = [];
+  const subscription = subscribeLive({
+    url: "http://127.0.0.1:9/events",
+    transport: "websocket",
+    WebSocket: ErrorOnCloseSocket,
+    idleTimeoutMs: 20,
+    backoff: { initialMs: 10, maxMs: 10 },
+    onEvent: () => {},
+    onError: (error) => void errors.push(error as { message?: string }),
+  });
+  try {
+    expect(await until(() => errors.length >= 1, 10_000)).toBe(true);
+    expect(errors[0]).toMatchObject({
+      code: LiveClientErrorCode.Disconnected,
+      message: "The live stream closed (4000)",
+    });
+  } finally {
+    expect(await settles(subscription.close(), 10_000)).toBe(true);
+  }
+});
