@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
+import {
+  ErrorCode,
+  InMemoryProjectionLock,
+  ProjectionRunner,
+  projection,
+  type ReplayContext,
+  replay,
+  ulid,
+} from "../../src/index.js";
 import { checkpointStoreContract, eventually, projectionContract, registerContract } from "../../src/testing/index.js";
 import { useDynamoTable } from "../../test/fixtures/dynamodb-table.ts";
 import { countingProjection } from "../../test/postgres/counting-projection.ts";
@@ -122,6 +130,30 @@ describe("DynamoDbReadModelStore sizes", () => {
       ["c", largest.length],
     ]);
     await expect(readModels.put(collection, "b", `${largest}x`)).rejects.toMatchObject(tooBig);
+  }, 60_000);
+
+  test("a replay's dry run fails at a document over the 400 KB item as the run that writes does (it passed the dry run); checkPut says the same and writes nothing", async () => {
+    const eventStore = new DynamoDbEventStore(table.options);
+    const readModels = new DynamoDbReadModelStore(table.options);
+    const stream = `Sizes-${ulid()}`;
+    const collection = `sizes-${ulid()}`;
+    await eventStore.appendToStream(stream, [{ type: "Big", data: 1 }]);
+    const handle = (_event: unknown, { readModels: writer }: ReplayContext) =>
+      writer.put(collection, "a", "x".repeat(410 * 1024));
+    const failures = [];
+    for (const dryRun of [true, false]) {
+      const failed = await replay({ eventStore, readModels, stream, dryRun, handle }).catch((e: unknown) => e);
+      failures.push({ code: (failed as { code?: string }).code, cause: (failed as Error).cause });
+    }
+    expect(failures).toEqual([
+      { code: ErrorCode.ReplayFailed, cause: expect.objectContaining({ code: ErrorCode.PayloadTooLarge }) },
+      { code: ErrorCode.ReplayFailed, cause: expect.objectContaining({ code: ErrorCode.PayloadTooLarge }) },
+    ]);
+    await expect(readModels.checkPut(collection, "a", "x".repeat(410 * 1024))).rejects.toMatchObject({
+      code: ErrorCode.PayloadTooLarge,
+    });
+    await readModels.checkPut(collection, "a", "small");
+    expect(await readModels.list(collection)).toEqual([]);
   }, 60_000);
 
   test("a transaction over DynamoDB's 4 MB, or over its 100 items, is a ReadModelTransactionTooLargeError and writes nothing", async () => {

@@ -128,6 +128,11 @@ export class DynamoDbReadModelStore extends ReadModelStore {
     await this.#guarded([{ Put: { TableName: this.layout.tableName, Item: this.#item(at, id, document) } }], [at]);
   }
 
+  /** @throws {PayloadTooLargeError} the item, in the collection's current generation, over DynamoDB's 400 KB. */
+  protected override async checkDocument(collection: string, id: string, document: unknown): Promise<void> {
+    this.#item(await this.#pointers.resolve(collection), id, document);
+  }
+
   protected async deleteDocument(collection: string, id: string): Promise<void> {
     const at = await this.#pointers.resolve(collection);
     await this.#guarded([{ Delete: { TableName: this.layout.tableName, Key: this.#key(at, id) } }], [at]);

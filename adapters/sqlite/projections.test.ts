@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, ulid } from "../../src/index.js";
+import { ErrorCode, InMemoryProjectionLock, ProjectionRunner, projection, replay, ulid } from "../../src/index.js";
 import { projectionContract, registerContract } from "../../src/testing/index.js";
 import { d1OverBunSqlite } from "../../test/sqlite/d1-over-bun-sqlite.ts";
 import {
@@ -98,6 +98,31 @@ describe("SqliteReadModelStore", () => {
     expect((failed as Error).cause).toMatchObject(tooBig);
     expect(await readModels.checkpoints.load(`projection:${name}`)).toBeUndefined();
     expect(await readModels.list(collection)).toHaveLength(2);
+  });
+
+  test("a replay's dry run fails at a document over the driver's maxValueBytes as the run that writes does (it passed the dry run)", async () => {
+    const readModels = new SqliteReadModelStore({ driver: { ...driver, maxValueBytes: 300 } });
+    const eventStore = new SqliteEventStore({ driver });
+    const stream = `Capped-${ulid()}`;
+    const collection = `capped-${ulid()}`;
+    await eventStore.appendToStream(stream, [{ type: "Big", data: 1 }]);
+    const failures = [];
+    for (const dryRun of [true, false]) {
+      const failed = await replay({
+        eventStore,
+        readModels,
+        stream,
+        dryRun,
+        handle: (_event, { readModels: writer }) => writer.put(collection, "a", "y".repeat(400)),
+      }).catch((e: unknown) => e);
+      failures.push({ code: (failed as { code?: string }).code, cause: (failed as Error).cause });
+    }
+    const tooBig = {
+      code: ErrorCode.ReplayFailed,
+      cause: expect.objectContaining({ code: ErrorCode.PayloadTooLarge }),
+    };
+    expect(failures).toEqual([tooBig, tooBig]);
+    expect(await readModels.list(collection)).toEqual([]);
   });
 
   test("on D1 a read-model transaction of more statements than maxBatchStatements (1,000 by default: D1's queries per Worker invocation) is refused with a ReadModelTransactionTooLargeError before anything is sent, nothing written; any fewer commit (fast-check, a D1 stand-in over bun:sqlite)", async () => {

@@ -78,6 +78,12 @@ export class SqliteReadModelStore extends ReadModelStore {
     await guard("putReadModel", this.#driver.name, () => this.#driver.all(statement.sql, statement.params));
   }
 
+  /** @throws {PayloadTooLargeError} the row (its keys and document) over the driver's `maxValueBytes`. */
+  protected override async checkDocument(collection: string, id: string, document: unknown): Promise<void> {
+    assertStorable(collection, id);
+    this.#assertFits(collection, id, JSON.stringify(document));
+  }
+
   protected async deleteDocument(collection: string, id: string): Promise<void> {
     const statement = this.#delete(collection, id);
     await guard("deleteReadModel", this.#driver.name, () => this.#driver.all(statement.sql, statement.params));

@@ -114,6 +114,16 @@ export abstract class ReadModelStore implements ReadModelWriter {
     return this.deleteDocument(collection, id);
   }
 
+  /**
+   * Throws what a `put` of this document would be refused with, and writes nothing: the port's checks
+   * and this store's own limits (DynamoDB's 400 KB item, SQLite's `maxValueBytes`). A replay's dry run
+   * checks each write with it, so that it fails where the run that writes would.
+   */
+  async checkPut(collection: string, id: string, document: unknown): Promise<void> {
+    assertDocument(collection, id, document);
+    return this.checkDocument(collection, id, document);
+  }
+
   /** Every document of a collection, ordered by id (for tests, tools and small collections). */
   async list<T = unknown>(collection: string): Promise<ReadModelDocument<T>[]> {
     assertKey(collection, "-");
@@ -183,6 +193,11 @@ export abstract class ReadModelStore implements ReadModelWriter {
 
   #assertRebuilds(): void {
     if (this.capabilities.rebuilds !== true) throw new RebuildNotSupportedError(this.constructor.name);
+  }
+
+  /** A store's own limits on one document, past the port's checks (inputs checked): none by default. */
+  protected checkDocument(_collection: string, _id: string, _document: unknown): Promise<void> {
+    return Promise.resolve();
   }
 
   protected abstract readDocument(collection: string, id: string): Promise<unknown>;

@@ -297,7 +297,10 @@ class Recorder {
       },
       // What the store would refuse is refused in a dry run too: it fails where the real run would.
       put: async (collection, id, document) => {
-        assertDocument(collection, id, document);
+        // The store's own limits too (a document over DynamoDB's 400 KB): a store given as an object of
+        // the port's shape, not the class, has the port's checks alone.
+        if (typeof store?.checkPut === "function") await store.checkPut(collection, id, document);
+        else assertDocument(collection, id, document);
         record(collection, id, document);
       },
       delete: async (collection, id) => {
