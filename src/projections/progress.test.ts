@@ -25,6 +25,15 @@ describe("ProgressMeter", () => {
     });
   });
 
+  test("a run that covered positions in under a millisecond still reports a rate and an ETA (0 once at the head)", () => {
+    const meter = new ProgressMeter(0, 20, 0);
+    meter.advance(10, 10);
+    // Before, elapsed 0 gave eventsPerSecond 0 and etaMs undefined, as before the first event.
+    expect(meter.report(0)).toMatchObject({ done: 10, remaining: 10, eventsPerSecond: 10_000, etaMs: 1 });
+    meter.advance(10, 20);
+    expect(meter.report(0)).toMatchObject({ done: 20, remaining: 0, eventsPerSecond: 20_000, etaMs: 0 });
+  });
+
   test("the ETA follows positions covered, not events: gaps between positions do not inflate it", () => {
     // PostgreSQL-like: each transaction's events take a block of 4,096 positions.
     const meter = new ProgressMeter(0, 40_960, 0);

@@ -14,12 +14,12 @@ export interface Progress {
   readonly head: number;
   /** Positions still to go: `head - position` (an estimate of events: global positions may have gaps). */
   readonly remaining: number;
-  /** Events read per second by this run so far. */
+  /** Events read per second by this run so far (less than a millisecond counts as one). */
   readonly eventsPerSecond: number;
   /**
    * Estimated milliseconds to `head`, at the rate this run has covered global positions so far (not
    * events: positions may have gaps, a PostgreSQL transaction takes a whole block); undefined before
-   * the first event.
+   * the first position is covered, 0 once at `head`.
    */
   readonly etaMs: number | undefined;
   /** Milliseconds since this run started. */
@@ -63,9 +63,12 @@ export class ProgressMeter {
     const elapsedMs = Math.max(0, now - this.#started);
     const head = Math.max(this.#head, this.#position);
     const remaining = head - this.#position;
-    const eventsPerSecond = elapsedMs === 0 ? 0 : (this.#done * 1000) / elapsedMs;
+    // Under a millisecond counts as one (Date.now() has no finer grain): a fast store's first batch
+    // reports a rate and an ETA, as a slower store's does, not 0 and undefined.
+    const timed = Math.max(1, elapsedMs);
+    const eventsPerSecond = this.#done === 0 ? 0 : (this.#done * 1000) / timed;
     const covered = this.#position - this.#from;
-    const etaMs = covered > 0 && elapsedMs > 0 ? Math.round((remaining * elapsedMs) / covered) : undefined;
+    const etaMs = covered > 0 ? Math.round((remaining * timed) / covered) : undefined;
     return { done: this.#done, position: this.#position, head, remaining, eventsPerSecond, etaMs, elapsedMs };
   }
 }
