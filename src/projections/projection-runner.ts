@@ -668,7 +668,7 @@ export class ProjectionRunner<E extends EventEnvelope = EventEnvelope, S = undef
       try {
         const key = prefetch(event);
         if (key === undefined) continue;
-        if (!Array.isArray(key) || typeof key[0] !== "string" || typeof key[1] !== "string") {
+        if (!Array.isArray(key) || key.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") {
           throw new ValidationError("Invalid prefetch key", [
             { path: ["prefetch"], message: "prefetch returns [collection, id] or undefined" },
           ]);

@@ -619,10 +619,13 @@ describe("ProjectionRunner prefetch keys", () => {
       ["", "Cart-2"],
       ["carts", "a\u0000b"],
       ["carts", "x".repeat(257)],
+      // More than [collection, id] (was taken as its first two).
+      ["carts", "Cart-2", "extra"],
+      ["carts"],
     ] as const) {
       const defined = projection({
         name: "bad-prefetch",
-        prefetch: (event) => (event.streamId === "Cart-2" ? bad : ["carts", event.streamId]),
+        prefetch: (event) => (event.streamId === "Cart-2" ? (bad as never) : ["carts", event.streamId]),
         handle: async (event, { readModels: tx }) => {
           await tx.put("carts", event.streamId, 1);
         },
