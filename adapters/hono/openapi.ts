@@ -11,7 +11,12 @@ import {
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
-import { IDEMPOTENCY_HEADER, IDEMPOTENT_REPLAYED_HEADER, MAX_CORRELATION_ID_LENGTH } from "../http/index.js";
+import {
+  IDEMPOTENCY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  MAX_CORRELATION_ID_LENGTH,
+  MAX_NUMBER_TEXT_LENGTH,
+} from "../http/index.js";
 import { eventJsonSchemas } from "./event-schemas.js";
 import { acceptsMissingBody, type JsonSchema, toJsonSchema, type ValibotSchema } from "./json-schema.js";
 
@@ -75,6 +80,8 @@ export interface DocumentSpec {
   /** With tenancy a request may be refused for its tenant (401, 403) and an append for its quota (429). */
   readonly tenancy?: boolean;
   readonly bodyLimit: number;
+  /** How deeply a JSON body may nest: stated in the body's description (JSON Schema has no keyword for it). */
+  readonly depthLimit?: number;
   readonly correlationHeader: string;
 }
 
@@ -255,7 +262,7 @@ function operation(route: RouteDescription, spec: DocumentSpec, method: "get" | 
   if (method === "post") {
     op.requestBody = {
       required: !acceptsMissingBody(route.input),
-      description: `JSON, at most ${spec.bodyLimit} bytes.`,
+      description: `JSON, at most ${spec.bodyLimit} bytes${spec.depthLimit === undefined ? "" : `, arrays and objects nested at most ${spec.depthLimit} deep`}.`,
       content: { "application/json": { schema: toJsonSchema(route.input) } },
     };
   }
@@ -278,6 +285,8 @@ function getOperation(route: RouteDescription, spec: DocumentSpec): Record<strin
     name,
     in: "query",
     required: required.has(name),
+    // What a schema cannot say: the text of a number is read as one only up to this length.
+    ...(admitsNumber(schema) ? { description: QUERY_NUMBER_NOTE } : {}),
     schema: withoutNull(schema),
     ...(schema.type === "array" ? { style: "form", explode: true } : {}),
   }));
@@ -301,6 +310,23 @@ function queryCanCarry(schema: JsonSchema): boolean {
     return (prefix ?? []).every(queryCanCarry) && (items === undefined || items === false || queryCanCarry(items));
   }
   return true;
+}
+
+const QUERY_NUMBER_NOTE = `Text of more than ${MAX_NUMBER_TEXT_LENGTH} characters is never read as a number.`;
+
+/** Whether a value of this schema may be a number (or a list holding numbers): its text is then read as one. */
+function admitsNumber(schema: JsonSchema): boolean {
+  const options = (schema.anyOf ?? schema.oneOf ?? schema.allOf) as JsonSchema[] | undefined;
+  if (options !== undefined) return options.some(admitsNumber);
+  const type = schema.type;
+  if (type === "number" || type === "integer" || typeof schema.const === "number") return true;
+  if (Array.isArray(schema.enum) && schema.enum.some((value) => typeof value === "number")) return true;
+  if (type === "array") {
+    const prefix = (schema.prefixItems as JsonSchema[] | undefined) ?? [];
+    const items = schema.items as JsonSchema | false | undefined;
+    return prefix.some(admitsNumber) || (typeof items === "object" && admitsNumber(items));
+  }
+  return false;
 }
 
 /**

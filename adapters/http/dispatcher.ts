@@ -89,9 +89,11 @@ export interface HttpDispatcher<X = unknown> {
   readonly patterns: readonly string[];
   /** The declared command and query routes, for documents describing them. */
   readonly routes: readonly Route[];
-  /** The settings a document describes: body limit, correlation header, whether idempotency and auth apply. */
+  /** The settings a document describes: body and depth limits, correlation header, whether idempotency and auth apply. */
   readonly settings: {
     readonly bodyLimit: number;
+    /** How deeply a JSON body's arrays and objects may nest (`jsonDepthLimit`). */
+    readonly depthLimit: number;
     readonly correlationHeader: string;
     readonly idempotency: boolean;
     readonly auth: boolean;
@@ -471,6 +473,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
     routes: [...commandRoutes.values(), ...queryRoutes.values()],
     settings: {
       bodyLimit,
+      depthLimit,
       correlationHeader,
       // Without an auth hook or an explicit scope every key is refused (no caller identity): the
       // document then leaves the header out rather than promise what the server refuses.

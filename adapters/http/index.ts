@@ -118,3 +118,4 @@ export {
 } from "./request-body.js";
 export type { Route } from "./route-table.js";
 export { tenancyIssues, tenantScope } from "./tenancy.js";
+export { MAX_NUMBER_TEXT_LENGTH } from "./text-scan.js";
