@@ -96,6 +96,10 @@ export class ShadowReadModels extends ReadModelStore {
     return this.#live.put(this.#map(collection), id, document);
   }
 
+  protected override checkDocument(collection: string, id: string, document: unknown): Promise<void> {
+    return this.#live.checkPut(this.#map(collection), id, document);
+  }
+
   protected deleteDocument(collection: string, id: string): Promise<void> {
     return this.#live.delete(this.#map(collection), id);
   }

@@ -176,6 +176,32 @@ export function projectionContract(options: ProjectionContractOptions): Contract
     assertEqual(await models.get(col, "d"), undefined, "nothing written");
   });
 
+  add("checkPut refuses what put refuses, with the same error, and writes nothing either way", async (fixture) => {
+    const models = fixture.readModels;
+    const col = category();
+    await models.checkPut(col, "a", { n: 1 });
+    assertEqual(await models.get(col, "a"), undefined, "a document that put takes is not written by checkPut");
+    for (const [collection, id, document, what] of [
+      [col, "", 1, "an empty id"],
+      ["", "a", 1, "an empty collection"],
+      [col, "a", undefined, "an undefined document"],
+      [col, "a", { n: Number.NaN }, "not JSON data"],
+      [col, "a", { text: "a\u0000b" }, "U+0000"],
+    ] as const) {
+      const put = await models.put(collection, id, document).then(
+        () => undefined,
+        (error: unknown) => (error as { code?: unknown }).code,
+      );
+      const checked = await models.checkPut(collection, id, document).then(
+        () => undefined,
+        (error: unknown) => (error as { code?: unknown }).code,
+      );
+      assertEqual({ what, checked }, { what, checked: put }, "checkPut answers as put does");
+      assert(put !== undefined, `${what}: put refuses it`);
+    }
+    assertEqual(await models.list(col), [], "nothing written");
+  });
+
   add(
     "read-model documents come back as JSON keeps them, on every read, in and out of transactions",
     async (fixture) => {
