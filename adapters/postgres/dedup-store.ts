@@ -1,4 +1,5 @@
 import {
+  checkedClock,
   type DedupStore,
   dedupIdIssues,
   functionIssues,
@@ -7,7 +8,6 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
-import { wholeMillisecondClock } from "./clock.js";
 import { textIssues } from "./encode.js";
 import { guard, guardReconnecting } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
@@ -54,7 +54,7 @@ export class PostgresDedupStore implements DedupStore {
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
     this.#ttlMs = ttl;
-    this.#now = wholeMillisecondClock(options.now);
+    this.#now = checkedClock(options.now);
     this.#statements = {
       has: `SELECT 1 FROM ${table} WHERE id = $1 AND expires_at > $2::text::bigint`,
       add: `INSERT INTO ${table} (id, expires_at) VALUES ($1, $2::text::bigint)

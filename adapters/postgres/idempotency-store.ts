@@ -1,4 +1,5 @@
 import {
+  checkedClock,
   checkIdempotencyClaimedInput,
   checkIdempotencyInput,
   functionIssues,
@@ -13,7 +14,6 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { attemptsOn, type PostgresQueryable } from "./client.js";
-import { wholeMillisecondClock } from "./clock.js";
 import { guard, guardReconnecting, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, type PostgresNameOptions, tableNames } from "./names.js";
 import { pingPostgres } from "./ping.js";
@@ -77,7 +77,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     const table = tableNames(options, OPTIONS).idempotencyKeys;
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
-    this.#now = wholeMillisecondClock(options.now);
+    this.#now = checkedClock(options.now);
     this.#statements = {
       // ON CONFLICT DO UPDATE locks the row and checks the WHERE against its latest version, so two
       // claims of one expired key cannot both take it over.

@@ -46,8 +46,7 @@ export class SqliteDedupStore implements DedupStore {
     this.#driver = options.driver;
     this.#ttlMs = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
     // Whole milliseconds, as the INTEGER column holds them; a reading that is no time is a ValidationError.
-    const clock = checkedClock(options.now);
-    this.#now = () => Math.floor(clock());
+    this.#now = checkedClock(options.now);
     const table = tableNames(options, OPTIONS).dedup;
     this.#statements = {
       // The expiry is compared here, not in SQL: text another tool wrote sorts above every number there.

@@ -63,8 +63,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     this.#ttlMs = options.ttlMs ?? 24 * 60 * 60 * 1000;
     this.#inProgressTtlMs = options.inProgressTtlMs ?? 60_000;
     // Whole milliseconds, as the INTEGER column holds them; a reading that is no time is a ValidationError.
-    const clock = checkedClock(options.now);
-    this.#now = () => Math.floor(clock());
+    this.#now = checkedClock(options.now);
     const table = tableNames(options, OPTIONS).idempotencyKeys;
     this.#statements = {
       // Unqualified columns in DO UPDATE's WHERE are the stored row's: taken over only once expired.

@@ -249,21 +249,25 @@ export function assertObject(
 }
 
 /**
- * The clock `now` (or `Date.now`), read through a check: a reading that is not epoch milliseconds
- * (NaN, an infinity, past 2^53) is a ValidationError naming `now`, before it is used. A store that
- * compared such a reading would answer wrongly and silently: every `NaN > x` is false, so nothing
- * ever looks live (an idempotency key claimed twice, an event handled twice).
+ * The clock `now` (or `Date.now`), read through a check and in whole milliseconds: a reading that is
+ * not epoch milliseconds (NaN, an infinity, past 2^53) is a ValidationError naming `now`, before it
+ * is used. A store that compared such a reading would answer wrongly and silently: every `NaN > x`
+ * is false, so nothing ever looks live (an idempotency key claimed twice, an event handled twice).
+ * Fractions are dropped on every store alike: PostgreSQL's and SQLite's integer columns cannot hold
+ * them, and the in-memory and DynamoDB stores kept them, so one clock (`performance.timeOrigin +
+ * performance.now()`) left a record live on two stores and expired on the other two.
  */
 export function checkedClock(now: (() => number) | undefined): () => number {
   const clock = now ?? Date.now;
   return () => {
     const ms = clock();
-    if (typeof ms !== "number" || !Number.isSafeInteger(Math.floor(ms))) {
+    const whole = typeof ms === "number" ? Math.floor(ms) : Number.NaN;
+    if (!Number.isSafeInteger(whole)) {
       throw new ValidationError("Invalid clock reading", [
         { path: ["now"], message: `now() must return epoch milliseconds, a finite number, got ${kindOf(ms)}` },
       ]);
     }
-    return ms;
+    return whole;
   };
 }
 

@@ -73,6 +73,18 @@ export function dedupStoreContract(options: DedupStoreContractOptions): Contract
     assertEqual(await store.has(id), true, "added again");
   });
 
+  add(
+    "a clock reading fractions of a millisecond counts whole milliseconds, as every store does",
+    async (store, clock) => {
+      const id = ulid();
+      clock.now = Math.floor(clock.now) + 0.9;
+      await store.add(id);
+      // Added at whole ms t (t.9 read): expired at t + TTL_MS, though t.9 + TTL_MS is still to come.
+      clock.now += TTL_MS - 0.4;
+      assertEqual(await store.has(id), false, "at expiry, counted in whole milliseconds");
+    },
+  );
+
   add("adding an id again restarts its TTL", async (store, clock) => {
     const id = ulid();
     await store.add(id);

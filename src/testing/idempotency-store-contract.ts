@@ -145,6 +145,18 @@ export function idempotencyStoreContract(options: IdempotencyStoreContractOption
   });
 
   add(
+    "a clock reading fractions of a millisecond counts whole milliseconds, as every store does",
+    async (store, clock) => {
+      const key = ulid();
+      clock.now = Math.floor(clock.now) + 0.9;
+      await claimed(store, key, "fp-1");
+      // Claimed at whole ms t (t.9 read): free again at t + IN_PROGRESS_TTL_MS, though t.9 + that is still to come.
+      clock.now += IN_PROGRESS_TTL_MS - 0.4;
+      await claimed(store, key, "fp-2", "the claim expired, counted in whole milliseconds");
+    },
+  );
+
+  add(
     "complete after the claim expired and another request claimed the key is an IdempotencyClaimLostError; the other claim stays",
     async (store, clock) => {
       const key = ulid();

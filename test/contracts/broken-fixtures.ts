@@ -71,6 +71,35 @@ export class ExpiryIgnoringDedupStore implements DedupStore {
 }
 
 /**
+ * Keeps the fractions of its clock's readings, as the in-memory and DynamoDB stores did while the
+ * PostgreSQL and SQLite ones counted whole milliseconds: one clock left an id live on two stores and
+ * forgotten on the other two.
+ */
+export class FractionKeepingDedupStore implements DedupStore {
+  // Checks ids and clock readings as the real store does; the expiries are this store's own.
+  readonly #checks: InMemoryDedupStore;
+  readonly #ids = new Map<string, number>();
+  readonly #now: () => number;
+  readonly #ttlMs: number;
+
+  constructor(options: InMemoryDedupStoreOptions = {}) {
+    this.#checks = new InMemoryDedupStore(options);
+    this.#now = options.now ?? Date.now;
+    this.#ttlMs = options.ttlMs ?? 60_000;
+  }
+
+  has(eventId: string): boolean {
+    this.#checks.has(eventId);
+    return (this.#ids.get(eventId) ?? Number.NEGATIVE_INFINITY) > this.#now();
+  }
+
+  add(eventId: string): void {
+    this.#checks.add(eventId);
+    this.#ids.set(eventId, this.#now() + this.#ttlMs);
+  }
+}
+
+/**
  * Hands out claim tokens but never checks them: `complete` writes over whatever holds the key, and
  * `release` frees any in-progress claim with the fingerprint. What every store did before claims had
  * tokens: a request whose claim expired overwrote the claim of the request that took the key over.

@@ -38,6 +38,7 @@ import {
   ClaimIgnoringIdempotencyStore,
   DroppingEventBus,
   ExpiryIgnoringDedupStore,
+  FractionKeepingDedupStore,
   HeartbeatCheckpointStore,
   HeartbeatEventStore,
   HeartbeatSnapshotStore,
@@ -234,7 +235,18 @@ describe("dedupStoreContract catches broken stores", () => {
     // It reads no clock at all, so a reading that is no time goes unnoticed too.
     expect(await failedCases(suite)).toEqual([
       "an id is forgotten once its TTL has passed, and can be added again",
+      "a clock reading fractions of a millisecond counts whole milliseconds, as every store does",
       "a clock reading that is no time (NaN, Infinity, past 2^53, not a number) is a ValidationError, and nothing is stored",
+    ]);
+  });
+
+  test("a store that keeps its clock's fractions fails the whole-milliseconds case, and only it", async () => {
+    const suite = dedupStoreContract({
+      name: "FractionKeepingDedupStore",
+      create: (s) => new FractionKeepingDedupStore(s),
+    });
+    expect(await failedCases(suite)).toEqual([
+      "a clock reading fractions of a millisecond counts whole milliseconds, as every store does",
     ]);
   });
 });
