@@ -33,7 +33,13 @@ export {
 } from "./checkpoint/checkpoint-store.js";
 export { InMemoryCheckpointStore } from "./checkpoint/in-memory-checkpoint-store.js";
 export { type StagedCheckpoint, StagedCheckpointStore } from "./checkpoint/staged-checkpoint-store.js";
-export { checkDedupId, type DedupStore, dedupIdIssues, MAX_DEDUP_ID_LENGTH } from "./dedup/dedup-store.js";
+export {
+  checkDedupId,
+  type DedupStore,
+  dedupIdIssues,
+  dedupTtlIssues,
+  MAX_DEDUP_ID_LENGTH,
+} from "./dedup/dedup-store.js";
 export { InMemoryDedupStore, type InMemoryDedupStoreOptions } from "./dedup/in-memory-dedup-store.js";
 export { ambientEnv, type EnvSource, type ReadEnvOptions, readEnv } from "./env.js";
 export {

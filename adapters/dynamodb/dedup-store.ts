@@ -1,4 +1,4 @@
-import { checkDedupId, type DedupStore, ValidationError } from "../../src/index.js";
+import { checkDedupId, type DedupStore, dedupTtlIssues, ValidationError } from "../../src/index.js";
 import { num, readNumber, str } from "./attribute-value.js";
 import {
   DynamoDbKeyedStore,
@@ -33,13 +33,9 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
   /** @throws {ValidationError} a bad table or key name, TTL, region, endpoint or missing credentials. */
   constructor(options: DynamoDbDedupStoreOptions) {
     super(options, "DynamoDB dedup store", [], ["ttlMs"]);
-    const ttl = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
-    if (!Number.isSafeInteger(ttl) || ttl < 1) {
-      throw new ValidationError("Invalid DynamoDB dedup store options", [
-        { path: ["ttlMs"], message: "ttlMs must be a positive integer" },
-      ]);
-    }
-    this.#ttlMs = ttl;
+    const issues = dedupTtlIssues(options.ttlMs);
+    if (issues.length > 0) throw new ValidationError("Invalid DynamoDB dedup store options", issues);
+    this.#ttlMs = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
   }
 
   async has(eventId: string): Promise<boolean> {

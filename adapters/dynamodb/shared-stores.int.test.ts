@@ -169,6 +169,8 @@ describe("DynamoDB dedup and idempotency stores", () => {
 
   test("bad options are a ValidationError before any request", () => {
     expect(() => new DynamoDbDedupStore({ ...shared.options, ttlMs: 0 })).toThrow(ValidationError);
+    // null meant the default 14 days here, never expire in memory: refused on every dedup store now.
+    expect(() => new DynamoDbDedupStore({ ...shared.options, ttlMs: null as never })).toThrow(ValidationError);
     expect(() => new DynamoDbIdempotencyStore({ ...shared.options, inProgressTtlMs: -1 })).toThrow(ValidationError);
     expect(() => new DynamoDbIdempotencyStore({ ...shared.options, partitionKey: "fp" })).toThrow(ValidationError);
     expect(() => new DynamoDbDedupStore({ ...shared.endpoint, tableName: "x" })).toThrow(ValidationError);

@@ -2,6 +2,7 @@ import {
   checkedClock,
   type DedupStore,
   dedupIdIssues,
+  dedupTtlIssues,
   functionIssues,
   type Issue,
   unknownKeyIssues,
@@ -46,14 +47,13 @@ export class PostgresDedupStore implements DedupStore {
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
-    const ttl = options?.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
-    if (!Number.isSafeInteger(ttl) || ttl < 1) issues.push({ path: ["ttlMs"], message: "must be a positive integer" });
+    issues.push(...dedupTtlIssues(options?.ttlMs));
     issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
     const table = tableNames(options, OPTIONS).dedup;
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
-    this.#ttlMs = ttl;
+    this.#ttlMs = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
     this.#now = checkedClock(options.now);
     this.#statements = {
       has: `SELECT 1 FROM ${table} WHERE id = $1 AND expires_at > $2::text::bigint`,

@@ -185,6 +185,8 @@ describe("PostgreSQL dedup and idempotency stores", () => {
 
   test("bad options are a ValidationError", () => {
     expect(() => new PostgresDedupStore({ ...pg.options, ttlMs: 0 })).toThrow(ValidationError);
+    // null meant the default 14 days here, never expire in memory: refused on every dedup store now.
+    expect(() => new PostgresDedupStore({ ...pg.options, ttlMs: null as never })).toThrow(ValidationError);
     expect(() => new PostgresDedupStore({ sql: undefined as never })).toThrow(ValidationError);
     expect(() => new PostgresIdempotencyStore({ sql: pg.sql, schema: "Bad Name" })).toThrow(ValidationError);
     expect(() => new PostgresIdempotencyStore({ sql: pg.sql, inProgressTtlMs: 1.5 })).toThrow(ValidationError);

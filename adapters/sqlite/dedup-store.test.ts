@@ -86,5 +86,6 @@ describe("SqliteDedupStore", () => {
     expect(paths(null)).toEqual([""]);
     expect(paths({})).toEqual(["driver"]);
     expect(paths({ driver, ttlMs: 0, now: 3, tablePrefix: "Bad-" })).toEqual(["tablePrefix", "ttlMs", "now"]);
+    expect(paths({ driver, ttlMs: null })).toEqual(["ttlMs"]);
   });
 });

@@ -2,6 +2,7 @@ import {
   checkDedupId,
   checkedClock,
   type DedupStore,
+  dedupTtlIssues,
   functionIssues,
   type Issue,
   ServiceError,
@@ -103,10 +104,7 @@ ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
 function optionIssues(options: SqliteDedupStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
   const issues = [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)];
-  const ttl = options.ttlMs;
-  if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl >= 1)) {
-    issues.push({ path: ["ttlMs"], message: "must be a positive integer" });
-  }
+  issues.push(...dedupTtlIssues(options.ttlMs));
   issues.push(...functionIssues(options.now, "now"));
   return issues;
 }

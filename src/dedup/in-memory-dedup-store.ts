@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
 import { assertKnownOptions, checkedClock, functionIssues } from "../internal/validate.js";
-import { checkDedupId, type DedupStore } from "./dedup-store.js";
+import { checkDedupId, type DedupStore, dedupTtlIssues } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
   /** Ids remembered; the oldest are forgotten first. Defaults to 100,000. */
@@ -24,18 +24,16 @@ export class InMemoryDedupStore implements DedupStore {
     const options = given ?? {};
     assertKnownOptions(options, ["maxEntries", "ttlMs", "now"], "dedup store options");
     const max = options.maxEntries ?? 100_000;
-    const ttl = options.ttlMs ?? Number.POSITIVE_INFINITY;
     const issues = [];
     if (!Number.isSafeInteger(max) || max < 1) {
       issues.push({ path: ["maxEntries"], message: "maxEntries must be a positive integer" });
     }
-    if (ttl !== Number.POSITIVE_INFINITY && (!Number.isSafeInteger(ttl) || ttl < 1)) {
-      issues.push({ path: ["ttlMs"], message: "ttlMs must be a positive integer" });
-    }
+    // The check every dedup store makes: `null` is refused, not read as a default (here: never expire).
+    issues.push(...dedupTtlIssues(options.ttlMs));
     issues.push(...functionIssues(options.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid dedup store options", issues);
     this.#max = max;
-    this.#ttlMs = ttl;
+    this.#ttlMs = options.ttlMs ?? Number.POSITIVE_INFINITY;
     // A reading that is no time (NaN) would make every id look expired: every redelivery handled again.
     this.#now = checkedClock(options.now);
   }
