@@ -196,6 +196,53 @@ describe("AggregateRepository with snapshots", () => {
     expect((await snapshotStore.load("Tally-t4"))?.version).toBe(1);
   });
 
+  test("a command while the last snapshot is still being written counts from that snapshot: no second one a version later (a slow store, as PostgreSQL's, took one)", async () => {
+    const snapshotStore = new FailingSnapshotStore();
+    snapshotStore.mode = "hang";
+    const { repository, errors } = setup({ snapshotStore, policy: everyNEvents(2) });
+    const count = (by: number) => (tally: Tally) => {
+      for (let i = 0; i < by; i++) tally.count(1);
+    };
+    await repository.update("t6", count(2), { createIfMissing: true });
+    expect(snapshotStore.writes).toBe(1); // at version 2, hanging
+    // A fresh load finds no snapshot stored yet; one event since the one being written is below 2.
+    await repository.update("t6", count(1));
+    expect(snapshotStore.writes).toBe(1);
+    snapshotStore.mode = "ok";
+    snapshotStore.release();
+    await repository.flushSnapshots();
+    await repository.update("t6", count(1));
+    await repository.flushSnapshots();
+    expect({ writes: snapshotStore.writes, newest: (await snapshotStore.load("Tally-t6"))?.version }).toEqual({
+      writes: 2,
+      newest: 4,
+    });
+    expect(errors).toEqual([]);
+  });
+
+  test("a snapshot write that failed is not counted: the next save snapshots again", async () => {
+    const snapshotStore = new FailingSnapshotStore();
+    snapshotStore.mode = "reject";
+    const { repository, errors } = setup({ snapshotStore, policy: everyNEvents(2) });
+    await repository.update(
+      "t7",
+      (tally) => {
+        tally.count(1);
+        tally.count(1);
+      },
+      { createIfMissing: true },
+    );
+    await repository.flushSnapshots();
+    snapshotStore.mode = "ok";
+    await repository.update("t7", (tally) => tally.count(1));
+    await repository.flushSnapshots();
+    expect({ writes: snapshotStore.writes, newest: (await snapshotStore.load("Tally-t7"))?.version }).toEqual({
+      writes: 2,
+      newest: 3,
+    });
+    expect(errors).toHaveLength(1);
+  });
+
   test("waitUntil receives each background write", async () => {
     const handed: Promise<unknown>[] = [];
     const repository = new AggregateRepository({

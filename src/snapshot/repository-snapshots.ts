@@ -86,6 +86,13 @@ export class RepositorySnapshots<A extends AnyAggregate> {
   readonly #waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   readonly #now: () => number;
   readonly #known = new WeakMap<A, KnownSnapshot>();
+  /**
+   * The newest snapshot write started for each stream and not finished yet: the policy counts from
+   * it, so the next command's save (on a fresh load, which found the older snapshot) does not take
+   * another one a version later while a slower store is still writing the last. Holds only writes
+   * in flight: each entry goes when its write ends (into `#known` if it succeeded).
+   */
+  readonly #writing = new Map<string, KnownSnapshot>();
   /** Aggregates loaded past a snapshot of a newer schema version (a rolling deploy): never snapshotted here. */
   readonly #newerSchema = new WeakSet<A>();
   readonly #pending = new Set<Promise<void>>();
@@ -164,7 +171,7 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     result: AppendToStreamResult<EventEnvelope>,
   ): void {
     if (result.events.length === 0 || this.#newerSchema.has(aggregate)) return;
-    const known = this.#known.get(aggregate);
+    const known = newer(this.#known.get(aggregate), this.#writing.get(streamId));
     let take: boolean;
     try {
       take = this.#policy({
@@ -280,6 +287,10 @@ export class RepositorySnapshots<A extends AnyAggregate> {
     }
     const version = snapshot?.version ?? 0;
     const at = this.#now();
+    const started: KnownSnapshot = { version, at };
+    if (snapshot !== undefined && (this.#writing.get(streamId)?.version ?? 0) < version) {
+      this.#writing.set(streamId, started);
+    }
     // Async so that a store whose save throws synchronously is reported like one that rejects.
     const write = (async () => {
       if (replaceAll) await this.#store.delete(streamId);
@@ -293,12 +304,17 @@ export class RepositorySnapshots<A extends AnyAggregate> {
         // On the policies' clock: a later load reads it back as the last snapshot's time.
         ...(createdAt === undefined ? {} : { createdAt }),
       });
-    })().then(
-      () => {
-        if ((this.#known.get(aggregate)?.version ?? 0) < version) this.#known.set(aggregate, { version, at });
-      },
-      (error: unknown) => this.#report(error, { operation: "save", streamId, version }),
-    );
+    })()
+      .then(
+        () => {
+          if ((this.#known.get(aggregate)?.version ?? 0) < version) this.#known.set(aggregate, started);
+        },
+        (error: unknown) => this.#report(error, { operation: "save", streamId, version }),
+      )
+      .finally(() => {
+        // A failed write is no snapshot: the policy counts from the last one stored again.
+        if (this.#writing.get(streamId) === started) this.#writing.delete(streamId);
+      });
     this.#pending.add(write);
     void write.finally(() => this.#pending.delete(write));
     if (this.#waitUntil !== undefined) {
@@ -360,6 +376,11 @@ async function* startingWith(
 }
 
 /** The state was just deserialized and belongs to nobody else: no defensive clone (it costs as much as decoding). */
+/** The later of two snapshots (by version), either possibly absent. */
+function newer(a: KnownSnapshot | undefined, b: KnownSnapshot | undefined): KnownSnapshot | undefined {
+  return b === undefined || (a !== undefined && a.version >= b.version) ? a : b;
+}
+
 function restoreOwned(aggregate: AnyAggregate, version: number, state: unknown): void {
   aggregate.restoreSnapshot({ version, state }, { owned: true });
 }
