@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import {
   bufferToBase64,
+  fromBase64 as engineFromBase64,
   tableFromBase64 as fromBase64,
   fromBase64Into,
   tableFromBase64Into,
@@ -31,6 +32,29 @@ describe("base64", () => {
         expect(toBase64(view)).toBe(viaBinary(bytes));
       }),
     );
+  });
+
+  test("the engine's codec (Bun, Workers) refuses what the table codec (Node) refuses: whitespace, missing padding, padding bits set", () => {
+    // Bun and Workers read a sealed record wrapped at 76 characters, or unpadded, that Node called malformed.
+    const refused = ["QUJD\nREVG", "QUJDREVG\n", "QUJD    ", "QU JDREVG===", "QUJ", "QQ", "QR==", "QUJ=", "QQ==\r\n"];
+    const outcome = (decode: () => unknown) => {
+      try {
+        decode();
+        return "read";
+      } catch (error) {
+        return error instanceof SyntaxError ? "refused" : String(error);
+      }
+    };
+    for (const text of refused) {
+      expect({
+        text,
+        engine: outcome(() => engineFromBase64(text)),
+        table: outcome(() => fromBase64(text)),
+        into: outcome(() => fromBase64Into(text, new Uint8Array(16))),
+        tableInto: outcome(() => tableFromBase64Into(text, new Uint8Array(16))),
+      }).toEqual({ text, engine: "refused", table: "refused", into: "refused", tableInto: "refused" });
+    }
+    for (const text of ["QQ==", "QUI=", "QUJD", ""]) expect(engineFromBase64(text)).toEqual(fromBase64(text));
   });
 
   test("the table codec refuses what is not padded base64", () => {

@@ -12,10 +12,22 @@ import { runtimeBuiltin } from "../env.js";
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const PAD = 61; // "="
 
-const native = Uint8Array as unknown as { fromBase64?: (text: string) => Uint8Array<ArrayBuffer> };
+type Strictness = { readonly lastChunkHandling: "strict" };
+const native = Uint8Array as unknown as {
+  fromBase64?: (text: string, options: Strictness) => Uint8Array<ArrayBuffer>;
+};
 const nativeSetFromBase64 = (
-  Uint8Array.prototype as unknown as { setFromBase64?: (text: string) => { read: number; written: number } }
+  Uint8Array.prototype as unknown as {
+    setFromBase64?: (text: string, options: Strictness) => { read: number; written: number };
+  }
 ).setFromBase64;
+/**
+ * The engine's decoder, as strict as the table's: padding required and its bits zero. It still skips
+ * ASCII whitespace, which the table refuses; a text holding some decodes to fewer bytes than its
+ * length says, and is refused by that count (Bun and Workers read a record wrapped at 76 characters
+ * that Node, without the engine's codec, called malformed).
+ */
+const STRICT: Strictness = { lastChunkHandling: "strict" };
 const nativeToBase64 = (Uint8Array.prototype as unknown as { toBase64?: () => string }).toBase64;
 
 let pairs: string[] | undefined;
@@ -59,9 +71,16 @@ export function bufferToBase64(bytes: Uint8Array): string | undefined {
   return nodeBuffer?.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
-/** @throws {SyntaxError} `text` is not padded base64 of the standard alphabet. */
+/**
+ * @throws {SyntaxError} `text` is not padded base64 of the standard alphabet (with zero padding bits
+ * and no whitespace), alike on every runtime.
+ */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  return native.fromBase64 !== undefined ? native.fromBase64(text) : tableFromBase64(text);
+  if (native.fromBase64 === undefined) return tableFromBase64(text);
+  const length = decodedLength(text);
+  const bytes = native.fromBase64(text, STRICT);
+  if (bytes.length !== length) throw new SyntaxError("not base64");
+  return bytes;
 }
 
 /**
@@ -71,8 +90,11 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
  */
 export function fromBase64Into(text: string, target: Uint8Array): number {
   if (nativeSetFromBase64 !== undefined) {
-    const { read, written } = nativeSetFromBase64.call(target, text);
-    return read === text.length ? written : -1;
+    const length = decodedLength(text);
+    if (length > target.length) return -1;
+    const { written } = nativeSetFromBase64.call(target, text, STRICT);
+    if (written !== length) throw new SyntaxError("not base64");
+    return written;
   }
   return tableFromBase64Into(text, target);
 }
@@ -100,6 +122,14 @@ export function tableFromBase64(text: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array((text.length / 4) * 3 - padding);
   decodeInto(text, padding, out);
   return out;
+}
+
+/**
+ * The number of bytes padded base64 `text` holds.
+ * @throws {SyntaxError} `text` is not a multiple of 4 characters long.
+ */
+function decodedLength(text: string): number {
+  return (text.length / 4) * 3 - paddingOf(text);
 }
 
 /**
@@ -150,6 +180,8 @@ function decodeInto(text: string, padding: number, out: Uint8Array): void {
     const b = at(whole + 1);
     const c = padding === 1 ? at(whole + 2) : 0;
     if ((a | b | c) < 0) throw new SyntaxError("not base64");
+    // The bits past the last byte must be zero, as the engines' strict decoders ask: "QR==" is not "QQ==".
+    if ((padding === 2 ? b & 15 : c & 3) !== 0) throw new SyntaxError("not base64");
     const v = (a << 18) | (b << 12) | (c << 6);
     out[o++] = v >> 16;
     if (padding === 1) out[o] = (v >> 8) & 255;
