@@ -4,6 +4,7 @@ import { watched, withFakeClock } from "../../test/fixtures/fake-clock.ts";
 import { isValidationError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
+import { eventRegistry } from "../evolution/event-registry.js";
 import { isName, MAX_STREAM_ID_LENGTH, MAX_TYPE_LENGTH } from "../internal/validate.js";
 import { LiveHubClosedError, TooManyLiveClientsError } from "./errors.js";
 import { checkFilter, filterFromQuery, filterToQuery, type LiveFilter, matchesFilter } from "./filter.js";
@@ -165,6 +166,26 @@ describe("LiveHub", () => {
     );
     await hub.close();
     expect(await connection.next()).toEqual({ kind: "end", reason: "shutdown" });
+  });
+
+  test("an event of the feed the store cannot read (an upcaster that throws) ends the live connections with error, as a catch-up read that meets it ends its own", async () => {
+    const registry = eventRegistry().split("Unreadable", 1, () => {
+      throw new Error("this row cannot be read");
+    });
+    const store = new InMemoryEventStore({ eventRegistry: registry });
+    const hub = new LiveHub({ store, pollIntervalMs: 10 });
+    const live = await hub.connect({});
+    const good = await append(store, 1);
+    expect((await drain(live, 1)).map((e) => e.id)).toEqual(good.map((e) => e.id));
+    await store.appendToStream("Order-2", [{ type: "Unreadable", data: {} }]);
+    const within = <T>(promise: Promise<T>) =>
+      Promise.race([promise, new Promise<string>((resolve) => setTimeout(() => resolve("nothing after 5 s"), 5000))]);
+    // Before, the shared subscription retried the same read for ever and the live connection heard nothing.
+    expect(await within(live.done)).toBe("error");
+    // A connection catches up as it is read: its read meets the same event.
+    const later = await hub.connect({ after: 0 });
+    expect(await later.next(2000)).toEqual({ kind: "end", reason: "error" });
+    await hub.close();
   });
 
   test("a connection without `after` gets only events appended after it connected", async () => {

@@ -1,4 +1,4 @@
-import { ValidationError } from "../errors.js";
+import { isServiceError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
 import type { StoreSubscription } from "../event-store/subscription.js";
 import type { EventEnvelope } from "../events/envelope.js";
@@ -316,6 +316,9 @@ export class LiveHub {
           handler: (event) => {
             if (generation === this.#generation) this.#fanOut(event);
           },
+          onError: (error) => {
+            if (generation === this.#generation) this.#failed(error);
+          },
         });
         this.#owner = owner;
         this.#orphaned = false;
@@ -329,6 +332,21 @@ export class LiveHub {
       else if (!this.#connections.has(owner)) this.#rehome();
     })();
     return this.#starting;
+  }
+
+  /**
+   * The shared subscription could not read on. A store briefly unavailable is retried by it; anything
+   * else (an unreadable row, an upcaster that throws) fails again at the same position, for ever: the
+   * live connections end with `error`, as a connection's catch-up read that meets it ends its own.
+   * Before, they were left waiting with heartbeats only, and heard of nothing after it.
+   */
+  #failed(error: unknown): void {
+    if (isServiceError(error) && error.retryable) {
+      getLogger().warn("live hub: reading the feed failed; retrying", { error });
+      return;
+    }
+    getLogger().error("live hub: the feed cannot be read on; ending the live connections", { error });
+    for (const connection of [...this.#live]) connection.close("error");
   }
 
   #fanOut(event: EventEnvelope): void {
