@@ -720,7 +720,7 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
     };
     for (const query of ["after=5&after=0", "after=0&after=0", "after=&after=1"]) {
       expect(await issues(query), query).toEqual([
-        { path: ["after"], message: "after is given 2 times: give it once" },
+        { path: ["after"], message: "after (or from) is given 2 times: give it once" },
       ]);
     }
     // Once (or not at all) it is taken, and the request gets as far as the socket, which Bun has not.
@@ -729,6 +729,53 @@ describe("LiveSubscribers (stand-in ctx: Bun has no Durable Object state)", () =
         { path: [], message: "WebSocketPair is not available in this runtime" },
       ]);
     }
+  });
+
+  test("subscribe starts after `after`, or `from` (the client's name for it), given once; neither: at the store's head, as the live routes; escapes that are not UTF-8 are a 400", async () => {
+    // Outside audit: without either the object sent the whole feed where the client promised only new
+    // events, and it read `category=%ED%A0%80` as U+FFFD three times, another category.
+    const asked: number[] = [];
+    const live = {
+      accept: (_request: Request, after: number) => {
+        asked.push(after);
+        return new Response("accepted");
+      },
+      notify: () => {},
+    } as unknown as LiveSubscribers;
+    const subscribe = (query: string) =>
+      handleEventStoreRequest(
+        served,
+        new Request(`https://x/subscribe?${query}`, { headers: { upgrade: "websocket" } }),
+        { live },
+      );
+    await served.appendToStream(`Live-${crypto.randomUUID()}`, [{ type: "Noted", data: {} }]);
+    const head = await served.getLastGlobalPosition();
+    expect(head).toBeGreaterThan(0);
+    for (const [query, position] of [
+      ["after=3", 3],
+      ["from=2", 2],
+      ["", head],
+      ["category=Order", head],
+    ] as const) {
+      asked.length = 0;
+      expect((await subscribe(query)).status, query).toBe(200);
+      expect({ query, asked }).toEqual({ query, asked: [position] });
+    }
+    asked.length = 0;
+    for (const [query, path] of [
+      ["after=1&from=2", "after"],
+      ["category=%ED%A0%80", "category"],
+      ["stream=%FF", "stream"],
+    ] as const) {
+      const response = await subscribe(query);
+      const reply = (await response.json()) as { error: { fields: { issues: { path: unknown[] }[] } } };
+      expect({ query, status: response.status, path: reply.error.fields.issues[0]?.path[0] }).toEqual({
+        query,
+        status: 400,
+        path,
+      });
+    }
+    expect(asked).toEqual([]);
   });
 
   test("a filter too large for the socket's attachment refuses the subscription before the socket is accepted", () => {

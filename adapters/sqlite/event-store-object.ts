@@ -28,6 +28,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { problemFor } from "../http/problem-details.js";
+import { parseQuery } from "../http/query-string.js";
 import type { Committed } from "./append.js";
 import type { LiveSubscribers } from "./live-subscribers.js";
 import { type ClientWebSocketLike, type SubscribeLiveOptions, startLiveSubscription } from "./live-subscription.js";
@@ -117,6 +118,27 @@ export interface HandleEventStoreRequestOptions {
   readonly ready?: PromiseLike<unknown>;
 }
 
+/** The query parameters of `/subscribe`, checked for escapes that are not UTF-8. */
+const SUBSCRIBE_PARAMETERS: ReadonlySet<string> = new Set(["after", "from", "stream", "category", "type"]);
+
+/**
+ * Where a subscription starts: `after`, or `from` (the name the live routes and `subscribeLive` of
+ * `@eventflows/core/client` use), given once; neither: the store's head, so that only events appended
+ * from now on are sent, as the live routes do (the object sent the whole feed).
+ */
+async function subscribePosition(params: URLSearchParams, store: EventStore): Promise<number> {
+  const given = [...params.getAll("after"), ...params.getAll("from")];
+  // Given twice, a proxy or a log may read the other one: refused, as the live routes refuse `from`.
+  if (given.length > 1) {
+    throw new ValidationError("Invalid subscription request", [
+      { path: ["after"], message: `after (or from) is given ${given.length} times: give it once` },
+    ]);
+  }
+  const [text] = given;
+  if (text === undefined) return store.getLastGlobalPosition();
+  return /^\d{1,16}$/.test(text) ? Number(text) : Number.NaN;
+}
+
 /**
  * Serves an event store (a {@link SqliteEventStore} over the object's own storage) to
  * {@link DurableObjectEventStore} clients: call it from the Durable Object's `fetch`. The store
@@ -183,20 +205,12 @@ export async function handleEventStoreRequest(
       await ready;
     }
     if (operation === "subscribe" && live !== undefined) {
-      const given = url.searchParams.getAll("after");
-      const after = given[0] ?? "0";
       try {
-        // Given twice, a proxy or a log may read the other one: refused, as the live routes refuse `from`.
-        if (given.length > 1) {
-          throw new ValidationError("Invalid subscription request", [
-            { path: ["after"], message: `after is given ${given.length} times: give it once` },
-          ]);
-        }
-        return live.accept(
-          request,
-          /^\d{1,16}$/.test(after) ? Number(after) : Number.NaN,
-          filterFromQuery(url.searchParams),
-        );
+        // Escapes of bytes that are not UTF-8 (`%ED%A0%80`) are refused, as by the live routes:
+        // URLSearchParams reads them as U+FFFD, which names another stream, category or type.
+        parseQuery(url.search.slice(1), (name) => SUBSCRIBE_PARAMETERS.has(name));
+        const after = await subscribePosition(url.searchParams, store);
+        return live.accept(request, after, filterFromQuery(url.searchParams));
       } catch (error) {
         // As the Hono live routes answer: a full object is 503 with Retry-After, a bad request 400.
         const code = isEventFlowsError(error) ? error.code : undefined;
