@@ -375,12 +375,12 @@ async function* startingWith(
   yield* events;
 }
 
-/** The state was just deserialized and belongs to nobody else: no defensive clone (it costs as much as decoding). */
 /** The later of two snapshots (by version), either possibly absent. */
 function newer(a: KnownSnapshot | undefined, b: KnownSnapshot | undefined): KnownSnapshot | undefined {
   return b === undefined || (a !== undefined && a.version >= b.version) ? a : b;
 }
 
+/** The state was just deserialized and belongs to nobody else: no defensive clone (it costs as much as decoding). */
 function restoreOwned(aggregate: AnyAggregate, version: number, state: unknown): void {
   aggregate.restoreSnapshot({ version, state }, { owned: true });
 }
