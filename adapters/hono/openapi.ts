@@ -402,17 +402,17 @@ function correlationParameter(header: string): JsonSchema {
 }
 
 // The header rules of ../http/correlation.ts and ./idempotency.ts, as patterns. The server trims
-// the value (so does HTTP), reads an empty correlation header as absent, and takes an
+// the value (so does HTTP), reads an empty correlation header as absent (and refuses a comma in it:
+// a header sent twice), and takes an
 // Idempotency-Key either plain (no comma: several keys, a header sent twice) or as an RFC 8941 string in
 // quotes (no quote inside): the patterns accept exactly that.
-const VISIBLE = "[\\x21-\\x7e]";
 const VISIBLE_NOT_QUOTE = "[\\x21\\x23-\\x7e]";
 const NOT_COMMA = "[\\x21-\\x2b\\x2d-\\x7e]";
 const NOT_COMMA_OR_QUOTE = "[\\x21\\x23-\\x2b\\x2d-\\x7e]";
 const correlationIdSchema: JsonSchema = {
   type: "string",
   maxLength: MAX_CORRELATION_ID_LENGTH,
-  pattern: `^${VISIBLE}{0,${MAX_CORRELATION_ID_LENGTH}}$`,
+  pattern: `^${NOT_COMMA}{0,${MAX_CORRELATION_ID_LENGTH}}$`,
 };
 const KEY = MAX_IDEMPOTENCY_KEY_LENGTH;
 const idempotencyKeySchema: JsonSchema = {

@@ -45,8 +45,8 @@ describe("correlationFrom", () => {
     }
   });
 
-  test("refuses a correlation id that is too long or not visible ASCII, naming the header", () => {
-    for (const bad of ["x".repeat(129), "has space", "naïve"]) {
+  test("refuses a correlation id that is too long, not visible ASCII, or holds a comma (a header sent twice, as API Gateway joins it), naming the header", () => {
+    for (const bad of ["x".repeat(129), "has space", "naïve", "a,b", "a, b"]) {
       try {
         correlationFrom(new Headers({ "x-correlation-id": bad }));
         throw new Error("accepted");

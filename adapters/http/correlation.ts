@@ -4,7 +4,7 @@
  * the metadata of the events the command causes) and is echoed in the response.
  *
  * What a client sends is bounded before it is kept: a correlation id is 1 to 128 visible ASCII
- * characters, a `traceparent` is kept only as its 55-character version-00 form (whatever version the
+ * characters without a comma (a header sent twice arrives joined by one), a `traceparent` is kept only as its 55-character version-00 form (whatever version the
  * client sent), a `tracestate` only when it is at most 512 printable ASCII characters. An application
  * that does not trust its clients' ids passes `trust: false`: then every request gets a fresh id.
  */
@@ -29,7 +29,7 @@ export interface RequestCorrelation {
 /**
  * @param trust whether the caller's correlation header and trace context are taken (the default);
  * `false` gives every request a fresh id and no trace context.
- * @throws {ValidationError} the correlation header is too long or holds characters other than visible ASCII.
+ * @throws {ValidationError} the correlation header is too long, holds characters other than visible ASCII, or a comma.
  * An invalid `traceparent` is ignored, as W3C Trace Context asks of receivers.
  */
 export function correlationFrom(
@@ -42,11 +42,13 @@ export function correlationFrom(
   const given = headers.get(header)?.trim();
   const trace = traceContext(headers);
   if (given !== undefined && given !== "") {
-    if (given.length > MAX_CORRELATION_ID_LENGTH || !isVisibleAscii(given)) {
+    // A comma is what joins a header sent twice: Node joins with ", " (refused for its space) and API
+    // Gateway with "," alone, which ran the command under the id "a,b" on Lambda while Hono refused it.
+    if (given.length > MAX_CORRELATION_ID_LENGTH || !isVisibleAscii(given) || given.includes(",")) {
       throw new ValidationError("Invalid correlation id", [
         {
           path: ["headers", header],
-          message: `must be 1 to ${MAX_CORRELATION_ID_LENGTH} visible ASCII characters`,
+          message: `must be 1 to ${MAX_CORRELATION_ID_LENGTH} visible ASCII characters other than a comma, sent once`,
         },
       ]);
     }

@@ -328,11 +328,16 @@ describe("createHttpApiHandler", () => {
       expect(result.headers?.["retry-after"]).toBe("1");
     });
 
-    test("a malformed correlation header is 400", async () => {
-      const { handler } = setup();
-      const result = await handler(event("POST", "/commands/Forget", { headers: { "x-correlation-id": "a b" } }));
-      expect(result.statusCode).toBe(400);
-      expect(result.headers?.["x-correlation-id"]).toBeString();
+    test("a malformed correlation header is 400, one sent twice (API Gateway joins it as a,b) included, and nothing runs", async () => {
+      // Outside audit: "a,b" ran the command under that id here while Hono, whose Node joins with ", ", refused it.
+      for (const given of ["a b", "a,b"]) {
+        const { handler, seen } = setup();
+        const result = await handler(
+          event("POST", "/commands/PlaceOrder", { body: '{"sku":"x"}', headers: { "x-correlation-id": given } }),
+        );
+        expect({ given, status: result.statusCode, ran: seen.length }).toEqual({ given, status: 400, ran: 0 });
+        expect(result.headers?.["x-correlation-id"]).toBeString();
+      }
     });
   });
 
