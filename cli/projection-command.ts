@@ -1,4 +1,4 @@
-import { type EventStore, nameIssues, type Progress } from "../src/index.js";
+import { nameIssues, type Progress } from "../src/index.js";
 import { parseIsoTime } from "../src/internal/iso-time.js";
 import { CliUsageError } from "./errors.js";
 import { interruptedExitCode } from "./interrupt.js";
@@ -91,18 +91,6 @@ export function isoTimeOption(command: string, name: string, value: string | und
     );
   }
   return value;
-}
-
-/**
- * Where a pass over the feed starts, for the progress line: just before the first event after
- * `after` (PostgreSQL's positions do not start at 1), or `after` itself for one stream's versions.
- */
-export async function feedOrigin(eventStore: EventStore, after: number, stream?: string): Promise<number> {
-  if (stream !== undefined) return after;
-  for await (const event of eventStore.readAll({ after, maxCount: 1 })) {
-    return Math.max(after, (event.globalPosition ?? after + 1) - 1);
-  }
-  return after;
 }
 
 /** Runs `work` with progress shown on stderr, and ends the progress line however it ends. */

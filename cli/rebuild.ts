@@ -6,20 +6,15 @@ import {
   rebuildCheckpointId,
   rebuildProjection,
 } from "../src/index.js";
+// Where a pass starts counting, as the library's own progress counts it.
+import { feedOrigin } from "../src/projections/progress.js";
 import { rebuildIssues } from "../src/projections/rebuild.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
 import { formatDuration } from "./progress-output.js";
-import {
-  feedOrigin,
-  PROJECTION_OPTIONS,
-  reportInterrupted,
-  runWithProgress,
-  storeOf,
-  takeModule,
-} from "./projection-command.js";
+import { PROJECTION_OPTIONS, reportInterrupted, runWithProgress, storeOf, takeModule } from "./projection-command.js";
 import { withProjectionStores } from "./projection-stores.js";
 
 export const REBUILD_USAGE = `Usage: eventflows rebuild <module> --store <store> [options]

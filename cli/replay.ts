@@ -6,13 +6,14 @@ import {
   type RecordedWrite,
   replay as replayHistory,
 } from "../src/index.js";
+// Where a pass starts counting, as the library's own progress counts it.
+import { feedOrigin } from "../src/projections/progress.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
 import { parseCommand } from "./parse.js";
 import { formatDuration } from "./progress-output.js";
 import {
-  feedOrigin,
   integerOption,
   isoTimeOption,
   nameOption,

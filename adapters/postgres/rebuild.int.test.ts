@@ -41,6 +41,32 @@ describe("rebuildProjection on PostgreSQL", () => {
 });
 
 describe("replay on PostgreSQL", () => {
+  test("progress counts from just before the first event read: the ETA is above 0 while positions remain, though PostgreSQL's positions start far from the run's after", async () => {
+    const store = new PostgresEventStore(pg.options);
+    const cart = `EtaCart-${ulid()}`;
+    const after = await store.getLastGlobalPosition();
+    const appended = await store.appendToStream(
+      cart,
+      Array.from({ length: 30 }, (_, n) => ({ type: "Counted", data: { i: 0, n } })),
+    );
+    await untilReadable(store, appended);
+    const reports: { remaining: number; etaMs: number | undefined }[] = [];
+    await replay({
+      eventStore: store,
+      category: "EtaCart",
+      after,
+      batchSize: 10,
+      handle: () => {},
+      onProgress: ({ remaining, etaMs }) => reports.push({ remaining, etaMs }),
+    });
+    // Outside audit: counted from `after`, a transaction's block of positions before the first event
+    // made the first batch seem to cover thousands of positions, and the ETA read 0 with 20 to go.
+    const first = reports[0];
+    expect(first?.remaining).toBeGreaterThan(0);
+    expect(first?.etaMs).toBeGreaterThan(0);
+    expect(reports.at(-1)).toEqual({ remaining: 0, etaMs: 0 });
+  });
+
   test("a dry run writes nothing: read models and checkpoints are byte for byte what they were", async () => {
     const store = new PostgresEventStore(pg.options);
     const readModels = new PostgresReadModelStore(pg.options);

@@ -1,4 +1,5 @@
 import { AbortedError, type Issue } from "../errors.js";
+import type { EventStore } from "../event-store/event-store.js";
 import { functionIssues, kindOf, MAX_DELAY_MS } from "../internal/validate.js";
 
 /** How far a long pass over the feed (a rebuild, a replay) is: what a progress bar shows. */
@@ -71,6 +72,29 @@ export class ProgressMeter {
     const etaMs = covered > 0 ? Math.round((remaining * timed) / covered) : undefined;
     return { done: this.#done, position: this.#position, head, remaining, eventsPerSecond, etaMs, elapsedMs };
   }
+}
+
+/**
+ * @internal Where a pass over the feed starts counting, for `etaMs`: just before the first event
+ * after `after` (PostgreSQL's positions do not start at 1: counted from 0, the first batch seemed
+ * to cover hundreds of millions of positions and the ETA read 0 from then on), or `after` itself for
+ * one stream's versions. The ETA alone depends on it: a read that fails here leaves `after`, and
+ * the pass meets the failure itself.
+ */
+export async function feedOrigin(
+  eventStore: Pick<EventStore, "readAll">,
+  after: number,
+  stream?: string,
+): Promise<number> {
+  if (stream !== undefined) return after;
+  try {
+    for await (const event of eventStore.readAll({ after, maxCount: 1 })) {
+      return Math.max(after, (event.globalPosition ?? after + 1) - 1);
+    }
+  } catch {
+    // Not this function's to report (see above).
+  }
+  return after;
 }
 
 /** @internal Throws an `AbortedError` for `operation` if `signal` has fired. */

@@ -3,7 +3,14 @@ import { type Issue, isAbortedError, RebuildNotSupportedError, ValidationError }
 import type { EventStore } from "../event-store/event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { nameIssues, unknownKeyIssues } from "../internal/validate.js";
-import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
+import {
+  abortableSleep,
+  feedOrigin,
+  type Progress,
+  ProgressMeter,
+  progressOptionIssues,
+  throwIfAborted,
+} from "./progress.js";
 import type { Projection } from "./projection.js";
 import { lockIssues, type ProjectionLock } from "./projection-lock.js";
 import {
@@ -107,7 +114,11 @@ export async function rebuildProjection<E extends EventEnvelope, S>(
     throwIfAborted(signal, operation);
     if (options.restart === true) await readModels.drop(shadow.dropPlan);
     const from = (await shadow.checkpoints.load(projectionCheckpointId(projection.name))) ?? 0;
-    const meter = new ProgressMeter(from, await eventStore.getLastGlobalPosition(), started);
+    const meter = new ProgressMeter(
+      await feedOrigin(eventStore, from),
+      await eventStore.getLastGlobalPosition(),
+      started,
+    );
     const runner = new ProjectionRunner<E, S>({
       projection,
       eventStore,

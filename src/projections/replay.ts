@@ -14,7 +14,14 @@ import { categoryOf } from "../events/stream.js";
 import { parseIsoTime } from "../internal/iso-time.js";
 import { functionIssues, MAX_STREAM_ID_LENGTH, nameIssues, unknownKeyIssues } from "../internal/validate.js";
 import { commitInHalves } from "./batch-split.js";
-import { abortableSleep, type Progress, ProgressMeter, progressOptionIssues, throwIfAborted } from "./progress.js";
+import {
+  abortableSleep,
+  feedOrigin,
+  type Progress,
+  ProgressMeter,
+  progressOptionIssues,
+  throwIfAborted,
+} from "./progress.js";
 import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
 
 /** What a replay's handler gets besides the event. */
@@ -130,7 +137,11 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   const head =
     stream === undefined ? await eventStore.getLastGlobalPosition() : await eventStore.getStreamVersion(stream);
   const to = options.to;
-  const meter = new ProgressMeter(position, to === undefined ? head : Math.min(head, to), started);
+  const meter = new ProgressMeter(
+    await feedOrigin(eventStore, position, stream),
+    to === undefined ? head : Math.min(head, to),
+    started,
+  );
   const recorder = new Recorder(readModels);
   const pacer = options.eventsPerSecond === undefined ? undefined : new Pacer(options.eventsPerSecond, started);
   let read = 0;
