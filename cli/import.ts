@@ -11,6 +11,7 @@ import {
   isValidationError,
   streamName,
 } from "../src/index.js";
+import { untilAborted } from "../src/projections/progress.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
@@ -149,8 +150,9 @@ export async function importCommand(args: readonly string[], io: CliIo): Promise
       withTarget(target, values, io, (store, checkpoints) =>
         withInterrupt(async (signal) => {
           const checkpointId = importCheckpointId(source, identity);
-          const saved = restart ? undefined : await checkpoints.load(checkpointId);
-          const origin = saved ?? (await sourceOrigin(from, empty));
+          // The reads before the run take no signal: a Ctrl-C while a database does not answer stops them.
+          const saved = restart ? undefined : await untilAborted(checkpoints.load(checkpointId), signal, "import");
+          const origin = saved ?? (await untilAborted(sourceOrigin(from, empty), signal, "import"));
           return runWithProgress(io, origin, (onProgress) =>
             importEvents({
               source: from,

@@ -106,6 +106,35 @@ async function freshProjection(store: EventStore) {
 }
 
 describe("eventflows rebuild / replay on PostgreSQL", () => {
+  // Outside audit: the reads before the run took no signal, so a signal while the database did not
+  // answer was ignored until the 10 s connect timeout, and the command exited 1 (QUEUE_TIMEOUT).
+  test("SIGTERM or Ctrl-C while the database does not answer (a listener that never replies) stops rebuild and replay: 143 or 130, not 1", async () => {
+    const silent = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const hung = { EVENTFLOWS_PG_URL: `postgres://nobody@127.0.0.1:${silent.port}/none` };
+      const runs: [string[], NodeJS.Signals, number][] = [
+        [["rebuild", module, "--store", "postgres"], "SIGTERM", 143],
+        [["replay", module, "--store", "postgres"], "SIGINT", 130],
+      ];
+      for (const [args, signal, code] of runs) {
+        const stopped = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+          const child = spawn(process.execPath, [bin, ...args], { cwd: dir, env: env(hung) });
+          let stderr = "";
+          child.stderr.on("data", (chunk) => {
+            stderr += String(chunk);
+          });
+          // Once it is waiting on the database (its handlers are set before the first query).
+          setTimeout(() => child.kill(signal), 1500);
+          child.on("close", (exit) => resolve({ code: exit, stderr }));
+        });
+        expect({ command: args[0], code: stopped.code }).toEqual({ command: args[0], code });
+        expect(stopped.stderr).toContain("interrupted");
+      }
+    } finally {
+      silent.stop(true);
+    }
+  }, 60_000);
+
   test("rebuild: --no-swap leaves the live model alone, Ctrl-C exits 130 and keeps the shadow, a second run resumes and swaps", async () => {
     await migrate(sql, { schema });
     const store = new PostgresEventStore({ sql, schema });

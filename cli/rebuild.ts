@@ -7,7 +7,7 @@ import {
   rebuildProjection,
 } from "../src/index.js";
 // Where a pass starts counting, as the library's own progress counts it.
-import { feedOrigin } from "../src/projections/progress.js";
+import { feedOrigin, untilAborted } from "../src/projections/progress.js";
 import { rebuildIssues } from "../src/projections/rebuild.js";
 import { CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
@@ -76,8 +76,11 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
     const result = await withProjectionStores("rebuild", store, values, io, (stores) =>
       withInterrupt(async (signal) => {
         const checkpoint = rebuildCheckpointId(loaded.projection.name);
-        const from = values.restart === true ? 0 : ((await stores.readModels.checkpoints.load(checkpoint)) ?? 0);
-        return runWithProgress(io, await feedOrigin(stores.eventStore, from), (onProgress) =>
+        // The reads before the run take no signal: a Ctrl-C while the database does not answer stops them.
+        const load = stores.readModels.checkpoints.load(checkpoint);
+        const from = values.restart === true ? 0 : ((await untilAborted(load, signal, "rebuild")) ?? 0);
+        const origin = await untilAborted(feedOrigin(stores.eventStore, from), signal, "rebuild");
+        return runWithProgress(io, origin, (onProgress) =>
           rebuildProjection({
             ...stores,
             projection: loaded.projection,

@@ -7,7 +7,7 @@ import {
   replay as replayHistory,
 } from "../src/index.js";
 // Where a pass starts counting, as the library's own progress counts it.
-import { feedOrigin } from "../src/projections/progress.js";
+import { feedOrigin, untilAborted } from "../src/projections/progress.js";
 import { CliErrorCode, CliUsageError } from "./errors.js";
 import { withInterrupt } from "./interrupt.js";
 import type { CliIo } from "./io.js";
@@ -99,34 +99,38 @@ export async function replay(args: readonly string[], io: CliIo): Promise<number
   try {
     const result = await withProjectionStores("replay", store, values, io, ({ eventStore, readModels }) =>
       withInterrupt(async (signal) =>
-        runWithProgress(io, await feedOrigin(eventStore, after ?? 0, values.stream), (onProgress) =>
-          replayHistory({
-            eventStore,
-            readModels,
-            dryRun,
-            stream: values.stream,
-            category: values.category,
-            after,
-            since,
-            eventsPerSecond: rate,
-            batchSize,
-            signal,
-            handle: async (event, context) => {
-              if (!projection.matches(event)) return;
-              matched++;
-              try {
-                await projection.handle(event, { readModels: context.readModels, state: undefined });
-              } catch (error) {
-                // As a rebuild or a runner reports it: which event, where, and (the cause) why.
-                const at = event.globalPosition ?? 0;
-                throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
-              }
-            },
-            onProgress: (progress) => {
-              last = progress;
-              onProgress(progress);
-            },
-          }),
+        // The read before the run takes no signal: a Ctrl-C while the database does not answer stops it.
+        runWithProgress(
+          io,
+          await untilAborted(feedOrigin(eventStore, after ?? 0, values.stream), signal, "replay"),
+          (onProgress) =>
+            replayHistory({
+              eventStore,
+              readModels,
+              dryRun,
+              stream: values.stream,
+              category: values.category,
+              after,
+              since,
+              eventsPerSecond: rate,
+              batchSize,
+              signal,
+              handle: async (event, context) => {
+                if (!projection.matches(event)) return;
+                matched++;
+                try {
+                  await projection.handle(event, { readModels: context.readModels, state: undefined });
+                } catch (error) {
+                  // As a rebuild or a runner reports it: which event, where, and (the cause) why.
+                  const at = event.globalPosition ?? 0;
+                  throw new ProjectionFailedError(projection.name, at, event.id, event.type, { cause: error });
+                }
+              },
+              onProgress: (progress) => {
+                last = progress;
+                onProgress(progress);
+              },
+            }),
         ),
       ),
     );

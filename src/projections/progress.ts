@@ -97,6 +97,22 @@ export async function feedOrigin(
   return after;
 }
 
+/**
+ * @internal `work`, or an `AbortedError` for `operation` as soon as `signal` fires: for the reads
+ * before a pass (a checkpoint, the feed's head), which take no signal, so that a database that does
+ * not answer does not hold a cancelled run (a Ctrl-C) until its connect timeout. `work` is left to
+ * settle on its own; what it settles with then is dropped.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, operation: string): Promise<T> {
+  if (signal === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(operation, { cause: signal.reason }));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** @internal Throws an `AbortedError` for `operation` if `signal` has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, operation: string): void {
   if (signal?.aborted) throw new AbortedError(operation, { cause: signal.reason });

@@ -10,6 +10,7 @@ import {
   ProgressMeter,
   progressOptionIssues,
   throwIfAborted,
+  untilAborted,
 } from "./progress.js";
 import type { Projection } from "./projection.js";
 import { lockIssues, type ProjectionLock } from "./projection-lock.js";
@@ -113,10 +114,11 @@ export async function rebuildProjection<E extends EventEnvelope, S>(
   try {
     throwIfAborted(signal, operation);
     if (options.restart === true) await readModels.drop(shadow.dropPlan);
-    const from = (await shadow.checkpoints.load(projectionCheckpointId(projection.name))) ?? 0;
+    const from =
+      (await untilAborted(shadow.checkpoints.load(projectionCheckpointId(projection.name)), signal, operation)) ?? 0;
     const meter = new ProgressMeter(
-      await feedOrigin(eventStore, from),
-      await eventStore.getLastGlobalPosition(),
+      await untilAborted(feedOrigin(eventStore, from), signal, operation),
+      await untilAborted(eventStore.getLastGlobalPosition(), signal, operation),
       started,
     );
     const runner = new ProjectionRunner<E, S>({

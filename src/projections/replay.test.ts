@@ -1,11 +1,13 @@
 import { describe, expect, jest, test } from "bun:test";
 import fc from "fast-check";
 import { withFakeClock } from "../../test/fixtures/fake-clock.ts";
-import { ProjectionFailedError, ServiceError } from "../errors.js";
+import { isAbortedError, ProjectionFailedError, ServiceError } from "../errors.js";
 import { InMemoryEventStore } from "../event-store/in-memory-event-store.js";
 import type { EventEnvelope } from "../events/envelope.js";
 import { InMemoryReadModelStore } from "./in-memory-read-model-store.js";
 import type { Progress } from "./progress.js";
+import { projection } from "./projection.js";
+import { rebuildProjection } from "./rebuild.js";
 import { replay } from "./replay.js";
 
 type Counted = EventEnvelope<"Counted", { readonly n: number }>;
@@ -564,6 +566,39 @@ describe("replay: a handler that throws", () => {
         },
       }).catch((failure: unknown) => failure);
       expect(error).toBe(value);
+    }
+  });
+});
+
+describe("replay and rebuild stop on their signal while the store does not answer", () => {
+  test("a signal fired while the reads before the run hang (a database that never replies) rejects with an AbortedError at once", async () => {
+    // Outside audit: those reads took no signal, so a Ctrl-C waited for the connect timeout.
+    class HungStore extends InMemoryEventStore {
+      override getLastGlobalPosition(): Promise<number> {
+        return new Promise(() => {});
+      }
+    }
+    const readModels = new InMemoryReadModelStore();
+    const runs = [
+      (signal: AbortSignal) => replay({ eventStore: new HungStore(), signal, handle: () => {} }),
+      (signal: AbortSignal) =>
+        rebuildProjection({
+          projection: projection({ name: "hung", handle: () => {} }),
+          eventStore: new HungStore(),
+          readModels,
+          collections: ["hung"],
+          signal,
+        }),
+    ];
+    for (const run of runs) {
+      const controller = new AbortController();
+      const outcome = run(controller.signal).then(
+        () => "finished",
+        (error: unknown) => (isAbortedError(error) ? "aborted" : String(error)),
+      );
+      setTimeout(() => controller.abort(new Error("Ctrl-C")), 20);
+      const late = new Promise((resolve) => setTimeout(() => resolve("still waiting after 2 s"), 2000));
+      expect(await Promise.race([outcome, late])).toBe("aborted");
     }
   });
 });

@@ -21,6 +21,7 @@ import {
   ProgressMeter,
   progressOptionIssues,
   throwIfAborted,
+  untilAborted,
 } from "./progress.js";
 import { assertDocument, assertKey, type ReadModelStore, type ReadModelWriter } from "./read-model-store.js";
 
@@ -131,14 +132,17 @@ export async function replay<E extends EventEnvelope = EventEnvelope>(
   // expects it, not `after`, which may lie past it (a first run from a position, or one resumed further on).
   let saved = 0;
   if (checkpoint !== undefined && readModels !== undefined) {
-    saved = (await readModels.checkpoints.load(checkpoint)) ?? 0;
+    saved = (await untilAborted(readModels.checkpoints.load(checkpoint), signal, operation)) ?? 0;
     position = Math.max(position, saved);
   }
-  const head =
-    stream === undefined ? await eventStore.getLastGlobalPosition() : await eventStore.getStreamVersion(stream);
+  const head = await untilAborted(
+    stream === undefined ? eventStore.getLastGlobalPosition() : eventStore.getStreamVersion(stream),
+    signal,
+    operation,
+  );
   const to = options.to;
   const meter = new ProgressMeter(
-    await feedOrigin(eventStore, position, stream),
+    await untilAborted(feedOrigin(eventStore, position, stream), signal, operation),
     to === undefined ? head : Math.min(head, to),
     started,
   );
