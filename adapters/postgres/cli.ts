@@ -95,7 +95,11 @@ export async function runPostgresCli(args: readonly string[], io: CliIo): Promis
       io.stdout(
         `Schema version ${applied.reduce((max, m) => Math.max(max, m.version), 0)} of ${LATEST_SCHEMA_VERSION}.`,
       );
-      for (const m of applied) io.stdout(`  applied  ${m.version} ${m.name} (${m.appliedAt})`);
+      // Marked as `eventflows migrate postgres --status` marks them (cli.md): a later release applied them.
+      for (const m of applied) {
+        const unknown = m.version > LATEST_SCHEMA_VERSION ? " (not in this release)" : "";
+        io.stdout(`  applied  ${m.version} ${m.name} (${m.appliedAt})${unknown}`);
+      }
       for (const m of migrations.filter((m) => !done.has(m.version))) io.stdout(`  pending  ${m.version} ${m.name}`);
     }
     return 0;
