@@ -106,7 +106,7 @@ export interface HttpDispatcher<X = unknown> {
 }
 
 // Every option the dispatcher takes: any other key (a misspelt `auth`) is refused, not dropped.
-const DISPATCHER_OPTIONS = [
+export const DISPATCHER_OPTIONS = [
   "commands",
   "queries",
   "auth",

@@ -30,7 +30,14 @@ export {
   normalizeTraceparent,
   type RequestCorrelation,
 } from "./correlation.js";
-export { authorize, createHttpDispatcher, type HttpDispatcher, type Mount, pathOf } from "./dispatcher.js";
+export {
+  authorize,
+  createHttpDispatcher,
+  DISPATCHER_OPTIONS,
+  type HttpDispatcher,
+  type Mount,
+  pathOf,
+} from "./dispatcher.js";
 export type {
   AnyTenantScope,
   AuthHook,

@@ -203,6 +203,24 @@ describe("createHttpApiHandler", () => {
       expect(json(result.body).issues[0].message).toContain("base64");
     });
 
+    test("a refusal made before the dispatcher (a body that is not base64, a method no route takes) echoes the caller's valid correlation id, a fresh one for an invalid id", async () => {
+      // Outside audit: these answered with a fresh UUID, where the dispatcher's refusals echo the caller's.
+      const { handler } = setup();
+      const sent = (headers: Record<string, string>, method = "POST") =>
+        handler(event(method, "/commands/PlaceOrder", { body: "!!not base64!!", base64: true, headers }));
+      for (const method of ["POST", "TRACE"]) {
+        const echoed = await sent({ "x-correlation-id": "corr-9" }, method);
+        expect({ method, status: echoed.statusCode, id: echoed.headers?.["x-correlation-id"] }).toEqual({
+          method,
+          status: method === "POST" ? 400 : 405,
+          id: "corr-9",
+        });
+      }
+      const fresh = await sent({ "x-correlation-id": "a,b" });
+      expect(fresh.headers?.["x-correlation-id"]).not.toBe("a,b");
+      expect(fresh.headers?.["x-correlation-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
     test("base64 with misplaced padding is 400, not a 500 (atob refuses what the alphabet check lets by)", async () => {
       const reported: unknown[] = [];
       const { handler } = setup((error) => reported.push(error));
@@ -342,6 +360,20 @@ describe("createHttpApiHandler", () => {
   });
 
   describe("bad setup is refused with a ValidationError", () => {
+    test("a misspelt option is named among the handler's own keys (basePath included), not as a routes option", () => {
+      const commands = { bus: new CommandBus(), schemas: {} };
+      const error = (() => {
+        try {
+          createHttpApiHandler({ commands, basepath: "/api" } as never);
+        } catch (caught) {
+          return caught as ValidationError;
+        }
+      })();
+      expect(error?.message).toStartWith("Invalid HTTP API handler options");
+      expect(error?.issues.map((issue) => issue.path)).toEqual([["basepath"]]);
+      expect(error?.issues[0]?.message).toContain("basePath");
+    });
+
     test("no bus, a bad body limit, a bad base path", () => {
       const commands = { bus: new CommandBus(), schemas: {} };
       expect(() => createHttpApiHandler({})).toThrow(ValidationError);

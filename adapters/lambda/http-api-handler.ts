@@ -4,12 +4,15 @@ import {
   getLogger,
   type MessageMap,
   type MessageMetadata,
+  unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
 import { headResponse } from "../http/head.js";
 import {
   type AuthHook,
+  correlationFrom,
   createHttpDispatcher,
+  DISPATCHER_OPTIONS,
   errorResponse,
   type HttpDispatcherOptions,
   MethodNotAllowedError,
@@ -97,6 +100,10 @@ export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extend
       { path: [], message: `options must be an object, got ${options === null ? "null" : typeof options}` },
     ]);
   }
+  // The handler's own keys beside the dispatcher's: a misspelt `basepath` is named among them, not
+  // refused as a routes option from a list without `basePath`.
+  const unknown = unknownKeyIssues(options, [...DISPATCHER_OPTIONS, "basePath"]);
+  if (unknown.length > 0) throw new ValidationError("Invalid HTTP API handler options", unknown);
   const basePath = normalizeBasePath(options.basePath);
   // Wrapped below before the dispatcher sees them, so checked here: the dispatcher would find functions.
   const notCallable = [...functionIssues(options.metadata, "metadata"), ...functionIssues(options.onError, "onError")];
@@ -129,6 +136,7 @@ export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extend
     onError: (error, info) => userOnError(error, (info.context as HttpApiRequestContext).event),
   });
   const correlationHeader = dispatcher.settings.correlationHeader;
+  const trust = options.trustClientCorrelation ?? true;
 
   return async (event, lambda) => {
     assertHttpApiEvent(event);
@@ -142,17 +150,39 @@ export function createHttpApiHandler<C extends MessageMap = MessageMap, Q extend
         const allow = mount === undefined ? undefined : dispatcher.allowed(mount.path);
         refused = allow === undefined ? notFound() : new MethodNotAllowedError(error.method, allow);
       }
-      const response = errorResponse(refused, { [correlationHeader]: crypto.randomUUID() });
+      const response = errorResponse(refused, {
+        [correlationHeader]: refusalCorrelation(event, correlationHeader, trust),
+      });
       if (response.status >= 500) callHook("onError", userOnError, error, event);
       return resultFromResponse(await headless(event, response));
     }
     // The dispatcher answers HEAD without the content; so are the refusals made before it.
     const response =
       mount === undefined
-        ? await headless(event, errorResponse(notFound(), { [correlationHeader]: crypto.randomUUID() }))
+        ? await headless(
+            event,
+            errorResponse(notFound(), { [correlationHeader]: refusalCorrelation(event, correlationHeader, trust) }),
+          )
         : await dispatcher.handle(request, { event, lambda }, mount);
     return resultFromResponse(response);
   };
+}
+
+/**
+ * The correlation id of a refusal made before the dispatcher (an event no request can be made of, a
+ * path outside the base path): the caller's, as the dispatcher would take it, else a fresh one. A
+ * `trustClientCorrelation` function needs a request, which there is none of: a fresh one then.
+ */
+function refusalCorrelation(event: ApiGatewayProxyEventV2, header: string, trust: unknown): string {
+  const given = event.headers?.[header];
+  if (trust === true && typeof given === "string") {
+    try {
+      return correlationFrom(new Headers({ [header]: given }), header).correlationId;
+    } catch {
+      // Not one the dispatcher would take (or no header value at all): a fresh id, as it would give.
+    }
+  }
+  return crypto.randomUUID();
 }
 
 function headless(event: ApiGatewayProxyEventV2, response: Response): Response | Promise<Response> {
