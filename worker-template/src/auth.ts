@@ -8,10 +8,19 @@ import { ConfigurationError, type Env } from "./config.js";
 
 const encoder = new TextEncoder();
 
+/**
+ * The API token the Worker was deployed with. Refuses everyone rather than serve an open API when the
+ * secret was forgotten; readiness asks it too, so such a deployment is not reported ready.
+ * @throws {ConfigurationError} no `API_TOKEN` secret.
+ */
+export function apiTokenOf(env: Env | undefined): string {
+  const token = env?.API_TOKEN;
+  if (token === undefined || token === "") throw new ConfigurationError("API_TOKEN is not set");
+  return token;
+}
+
 export const bearerToken: AuthHook = async ({ request, context }) => {
-  const expected = (context.env as Env | undefined)?.API_TOKEN;
-  // Refuse everyone rather than serve an open API when the secret was forgotten.
-  if (expected === undefined || expected === "") throw new ConfigurationError("API_TOKEN is not set");
+  const expected = apiTokenOf(context.env as Env | undefined);
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
   if (match === null) throw new UnauthorizedError("Send Authorization: Bearer <token>");

@@ -14,7 +14,7 @@
 import type { IdempotencyStore } from "@eventflows/core";
 import { eventFlowsRoutes, problem, problemResponse } from "@eventflows/core/hono";
 import { type Context, Hono } from "hono";
-import { bearerToken } from "./auth.js";
+import { apiTokenOf, bearerToken } from "./auth.js";
 import type { Env, OpenedStore, StoreOpener } from "./config.js";
 import {
   commandSchemas,
@@ -119,7 +119,13 @@ export function todoWorker(openStore: StoreOpener, idempotencyStore?: Idempotenc
       // Every caller holds the one API token, so they are one caller: Idempotency-Keys share one key space.
       // With per-user identities, return a Principal from the auth hook instead and drop this scope.
       idempotency: { store: idempotencyStore, scope: () => "api-token" },
-      health: { store: (c) => servicesOf(c).store },
+      // A deployment without its API token serves no command: not ready either (503, the gap logged).
+      health: {
+        store: (c) => {
+          apiTokenOf(c.env);
+          return servicesOf(c).store;
+        },
+      },
       openapi: {
         info: { title: "To-do lists (EventFlows worker template)", version: "1.0.0" },
         securitySchemes: { bearer: { type: "http", scheme: "bearer" } },

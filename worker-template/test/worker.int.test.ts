@@ -683,6 +683,18 @@ describe("the worker template in workerd, misconfigured", () => {
     }
   });
 
+  test("without API_TOKEN readiness is 503 too, over a store that answers (D1), as the docs say of a missing setting", async () => {
+    // Outside audit: readiness answered 200 while every command and query failed with a 500.
+    const d1 = deploymentOf("d1");
+    const open = await workerFor(d1, { ...d1.vars }, {}, ["DB"]);
+    try {
+      const ready = await expectProblem(await dispatch(open, "/health/ready"), 503, "NOT_READY");
+      expect(JSON.stringify(ready)).not.toMatch(/API_TOKEN/);
+    } finally {
+      await open.miniflare.dispose();
+    }
+  });
+
   test("an entry deployed with another store's EVENT_STORE refuses to serve, and the log says which entry to deploy", async () => {
     // The D1 entry, with its database bound, told to use PostgreSQL: it does not carry that store.
     const d1 = deploymentOf("d1");
