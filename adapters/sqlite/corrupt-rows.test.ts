@@ -9,6 +9,7 @@ import {
   SqliteCheckpointStore,
   SqliteEventStore,
   SqliteIdempotencyStore,
+  SqliteReadModelStore,
   SqliteSnapshotStore,
 } from "./index.js";
 
@@ -67,6 +68,43 @@ describe("SQLite rows another tool wrote", () => {
       }
     });
   }
+
+  // A BLOB another tool wrote where JSON text belongs: String() of its bytes read x'37' as the number 55
+  // on bun:sqlite, node:sqlite and D1, where a Durable Object refused it (outside audit).
+  test("data or metadata stored as a BLOB fails every read with an EventCorruptError, as text that is not JSON does", async () => {
+    for (const column of ["data", "metadata"]) {
+      const db = new Database(":memory:");
+      try {
+        const store = await twoEvents(db);
+        db.run(`UPDATE eventflows_events SET ${column} = x'37' WHERE version = 2`);
+        for (const read of [() => store.readStream("Order-1"), () => store.readAll()]) {
+          expect({ column, error: await readError(read) }).toMatchObject({
+            column,
+            error: { code: "EVENT_CORRUPT", streamId: "Order-1", version: 2 },
+          });
+        }
+      } finally {
+        db.close();
+      }
+    }
+  });
+
+  test("a read-model document stored as a BLOB is a ServiceError DOCUMENT_CORRUPT, not the number its bytes spell", async () => {
+    const db = new Database(":memory:");
+    try {
+      const driver = bunSqliteDriver(db);
+      await new SqliteEventStore({ driver }).migrate();
+      const readModels = new SqliteReadModelStore({ driver });
+      await readModels.put("carts", "Cart-1", 7);
+      db.run("UPDATE eventflows_read_models SET document = x'37'");
+      for (const read of [() => readModels.get("carts", "Cart-1"), () => readModels.list("carts")]) {
+        const error = await read().catch((thrown: unknown) => thrown);
+        expect(error).toMatchObject({ service: "SQLite", serviceCode: "DOCUMENT_CORRUPT" });
+      }
+    } finally {
+      db.close();
+    }
+  });
 
   // Valid JSON or text that still is no event: what the DynamoDB store refuses as EVENT_CORRUPT too.
   const notEvents: readonly (readonly [string, string, string])[] = [

@@ -169,9 +169,20 @@ export function storedBytes(value: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+/**
+ * A TEXT column's JSON, parsed. A value that is not text (a BLOB another tool wrote) is refused as JSON
+ * that does not parse is: `String()` of its bytes read `x'37'` as the number 55 on bun:sqlite, node:sqlite
+ * and D1 (a Uint8Array or an array of bytes), while a Durable Object's ArrayBuffer failed to parse.
+ * @throws {SyntaxError} not text, or text that is not JSON.
+ */
+export function storedJsonText(value: unknown): unknown {
+  if (typeof value !== "string") throw new SyntaxError("a stored value that is not text");
+  return JSON.parse(value);
+}
+
 function storedJson(text: unknown, what: string, streamId: string, version: number): unknown {
   try {
-    return JSON.parse(String(text));
+    return storedJsonText(text);
   } catch {
     // Without the parser's error as cause: its message quotes the stored text.
     throw new EventCorruptError(streamId, version, `its ${what} is text that is not JSON`);

@@ -16,7 +16,7 @@ import {
 } from "../../src/index.js";
 import { SqliteCheckpointStore } from "./checkpoint-store.js";
 import { driverIssues, type SqliteDriver, type SqliteStatement } from "./driver.js";
-import { SQLITE_MAX_VALUE_BYTES, textIssues } from "./encode.js";
+import { SQLITE_MAX_VALUE_BYTES, storedJsonText, textIssues } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, tableNames } from "./names.js";
 
@@ -251,7 +251,7 @@ ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, position = `;
  */
 function storedDocument(text: unknown, operation: string): unknown {
   try {
-    return JSON.parse(String(text));
+    return storedJsonText(text);
   } catch {
     throw new ServiceError(
       SERVICE,

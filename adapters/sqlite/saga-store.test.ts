@@ -183,6 +183,10 @@ describe("SqliteSagaStore", () => {
     ["attention that is a number", "sagas SET attention = '5'"],
     ["an outbox entry that is a string", `saga_outbox SET entry = '"4111 1111"'`],
     ["an outbox entry that is a number", "saga_outbox SET entry = 5"],
+    // BLOBs another tool wrote, which String() and Number() read as something (outside audit: x'05' as step 5).
+    ["a step that is a BLOB", "sagas SET step = x'05'"],
+    ["a version that is a BLOB", "sagas SET version = x'01'"],
+    ["state that is a BLOB", "sagas SET state = x'7b7d'"],
   ];
   for (const [what, assignment] of notInstances) {
     test(`${what} is a ServiceError SAGA_CORRUPT naming the instance, quoting none of it`, async () => {

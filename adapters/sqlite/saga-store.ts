@@ -19,7 +19,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import { driverIssues, type SqliteDriver, type SqliteRow, type SqliteStatement, type SqliteValue } from "./driver.js";
-import { SQLITE_MAX_VALUE_BYTES } from "./encode.js";
+import { SQLITE_MAX_VALUE_BYTES, storedInteger, storedJsonText } from "./encode.js";
 import { guard, SERVICE } from "./errors.js";
 import { NAME_OPTIONS, nameIssues, type SqliteNameOptions, type SqliteTableNames, tableNames } from "./names.js";
 
@@ -378,29 +378,34 @@ function toRecord(row: SqliteRow): SagaRecord {
     record = {
       saga,
       key,
-      version: Number(row.version),
-      state: JSON.parse(String(row.state)) as unknown,
+      // Integers and JSON text as stored, never String() or Number() of a BLOB another tool wrote
+      // (x'05' read as step 5): what is no integer or no text is refused below as a corrupt instance.
+      version: storedInteger(row.version),
+      state: storedJsonText(row.state),
       status: String(row.status) as SagaRecord["status"],
-      step: Number(row.step),
-      compensations: JSON.parse(String(row.compensations)),
+      step: storedInteger(row.step),
+      compensations: storedJsonText(row.compensations) as SagaRecord["compensations"],
       outbox:
         row.outbox === null || row.outbox === undefined
           ? []
-          : (JSON.parse(String(row.outbox)) as string[]).map((entry) => JSON.parse(entry) as OutboxEntry),
-      attention: row.attention === null || row.attention === undefined ? undefined : JSON.parse(String(row.attention)),
+          : (storedJsonText(row.outbox) as unknown[]).map((entry) => storedJsonText(entry) as OutboxEntry),
+      attention:
+        row.attention === null || row.attention === undefined
+          ? undefined
+          : (storedJsonText(row.attention) as SagaRecord["attention"]),
     };
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw new UnreadableInstance(`the stored state of saga "${saga}" key "${key}" is not JSON`);
   }
   // JSON of another shape, or a status that is none: refused as the JSON that does not parse is.
-  const flaw = sagaRecordFlaw(record);
+  const flaw = Number.isSafeInteger(record.version) ? sagaRecordFlaw(record) : "its version is not an integer";
   if (flaw !== undefined) throw new UnreadableInstance(`the stored instance of saga "${saga}" key "${key}": ${flaw}`);
   return record;
 }
 
 function toFailure(row: SqliteRow): SagaFailure {
-  const failure = JSON.parse(String(row.failure)) as SagaFailure | null;
+  const failure = storedJsonText(row.failure) as SagaFailure | null;
   if (typeof failure === "object" && failure !== null && !Array.isArray(failure)) return failure;
   throw new UnreadableInstance("a stored saga failure is not an object");
 }
