@@ -1,6 +1,7 @@
 import {
   assertUnchangedRetry,
   ConcurrencyError,
+  EventCorruptError,
   type EventEnvelope,
   type ExpectedVersion,
   matchesExpectedVersion,
@@ -9,7 +10,7 @@ import {
   ValidationError,
 } from "../../src/index.js";
 import type { SqliteDriver, SqliteRow, SqliteValue } from "./driver.js";
-import { assertStorableStreamId, type EncodedBatch, encodeBatch, fromRow } from "./encode.js";
+import { assertStorableStreamId, type EncodedBatch, encodeBatch, fromRow, storedInteger } from "./encode.js";
 import { failureOf, toEventFlowsError } from "./errors.js";
 import { type EventStatements, MAX_ROWS_PER_INSERT } from "./statements.js";
 
@@ -262,12 +263,20 @@ async function storedByIds(context: SqliteStoreContext, ids: readonly string[]):
 }
 
 export async function streamVersion(context: SqliteStoreContext, streamId: string): Promise<number> {
+  let stored: unknown;
   try {
     const [row] = await context.driver.all(context.statements.streamVersion, [streamId]);
-    return Number(row?.version ?? 0);
+    stored = row?.version ?? 0;
   } catch (error) {
     throw toEventFlowsError(error, "getStreamVersion", context.driver.name);
   }
+  // A version another tool wrote (past 2^53, text, a BLOB, which max() ranks above every integer) is
+  // refused as a read of the stream refuses it: Number() rounded 2^53 + 1 down and answered that.
+  const version = storedInteger(stored);
+  if (!Number.isSafeInteger(version) || version < 0) {
+    throw new EventCorruptError(streamId, 0, "its version is not an integer from 1");
+  }
+  return version;
 }
 
 /**

@@ -89,6 +89,20 @@ describe("SQLite rows another tool wrote", () => {
     }
   });
 
+  test("getStreamVersion refuses a stored version that is no safe integer, as a read of the stream does (it answered 2^53 for 2^53 + 1)", async () => {
+    for (const stored of ["9007199254740993", "x'02'", "'2x'"]) {
+      const db = new Database(":memory:");
+      try {
+        const store = await twoEvents(db);
+        db.run(`UPDATE eventflows_events SET version = ${stored} WHERE version = 2`);
+        const error = await store.getStreamVersion("Order-1").catch((thrown: unknown) => thrown);
+        expect({ stored, error }).toMatchObject({ stored, error: { code: "EVENT_CORRUPT", streamId: "Order-1" } });
+      } finally {
+        db.close();
+      }
+    }
+  });
+
   test("a read-model document stored as a BLOB is a ServiceError DOCUMENT_CORRUPT, not the number its bytes spell", async () => {
     const db = new Database(":memory:");
     try {

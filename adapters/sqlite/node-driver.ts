@@ -16,6 +16,8 @@ export interface NodeSqliteStatement {
   run?(...params: unknown[]): { changes: number | bigint; lastInsertRowid: number | bigint };
   /** better-sqlite3's: false for statements that return no rows, whose `all()` it refuses. */
   readonly reader?: boolean;
+  /** node:sqlite's: integers as bigints (see `readPastSafeIntegers`). */
+  setReadBigInts?(enabled: boolean): unknown;
 }
 
 export type NodeSqliteDriverOptions = FileDefaultsOptions;
@@ -49,7 +51,11 @@ export function nodeSqliteDriver(db: NodeSqliteDatabase, options: NodeSqliteDriv
         prepared.run(...params);
         return [];
       }
-      return prepared.all(...params) as SqliteRow[];
+      try {
+        return prepared.all(...params) as SqliteRow[];
+      } catch (error) {
+        return readPastSafeIntegers(sql, prepared, params, error);
+      }
     },
     run: (sql: string, params: readonly SqliteValue[]) => {
       const prepared = statement(sql);
@@ -63,4 +69,43 @@ export function nodeSqliteDriver(db: NodeSqliteDatabase, options: NodeSqliteDriv
   };
   applyFileDefaults(connection, options, NODE_SQLITE);
   return syncDriver(NODE_SQLITE, connection);
+}
+
+/**
+ * node:sqlite refuses to read an INTEGER past 2^53 as a number (a RangeError, ERR_OUT_OF_RANGE), so a
+ * row another tool wrote failed as the statement's error (SQLITE_ERROR) before a store could call it
+ * corrupt, as it does on Bun, D1 and Durable Objects. A read (a SELECT, or a WITH that writes nothing:
+ * run again without harm) is run again with bigints, safe ones turned back into numbers: the store's
+ * own checks then see the value past 2^53 and refuse the row with its documented error. Anything
+ * else is thrown as it came.
+ */
+function readPastSafeIntegers(
+  sql: string,
+  prepared: NodeSqliteStatement,
+  params: readonly SqliteValue[],
+  error: unknown,
+): SqliteRow[] {
+  const outOfRange = (error as { code?: unknown } | null)?.code === "ERR_OUT_OF_RANGE";
+  if (!outOfRange || prepared.setReadBigInts === undefined || !readsOnly(sql)) throw error;
+  prepared.setReadBigInts(true);
+  try {
+    return (prepared.all(...params) as SqliteRow[]).map((row) => {
+      const out: Record<string, SqliteValue> = {};
+      for (const [column, value] of Object.entries(row)) {
+        const safe =
+          typeof value === "bigint" &&
+          value >= BigInt(Number.MIN_SAFE_INTEGER) &&
+          value <= BigInt(Number.MAX_SAFE_INTEGER);
+        out[column] = safe ? Number(value) : (value as SqliteValue);
+      }
+      return out as SqliteRow;
+    });
+  } finally {
+    prepared.setReadBigInts(false);
+  }
+}
+
+/** A statement that only reads: a SELECT, or a WITH whose statement names no write. */
+function readsOnly(sql: string): boolean {
+  return /^\s*SELECT\b/i.test(sql) || (/^\s*WITH\b/i.test(sql) && !/\b(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(sql));
 }
