@@ -77,8 +77,10 @@ export async function rebuild(args: readonly string[], io: CliIo): Promise<numbe
       withInterrupt(async (signal) => {
         const checkpoint = rebuildCheckpointId(loaded.projection.name);
         // The reads before the run take no signal: a Ctrl-C while the database does not answer stops them.
-        const load = stores.readModels.checkpoints.load(checkpoint);
-        const from = values.restart === true ? 0 : ((await untilAborted(load, signal, "rebuild")) ?? 0);
+        const from =
+          values.restart === true
+            ? 0
+            : ((await untilAborted(stores.readModels.checkpoints.load(checkpoint), signal, "rebuild")) ?? 0);
         const origin = await untilAborted(feedOrigin(stores.eventStore, from), signal, "rebuild");
         return runWithProgress(io, origin, (onProgress) =>
           rebuildProjection({
