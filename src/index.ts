@@ -37,7 +37,6 @@ export {
   checkDedupId,
   type DedupStore,
   dedupIdIssues,
-  dedupTtlIssues,
   MAX_DEDUP_ID_LENGTH,
 } from "./dedup/dedup-store.js";
 export { InMemoryDedupStore, type InMemoryDedupStoreOptions } from "./dedup/in-memory-dedup-store.js";

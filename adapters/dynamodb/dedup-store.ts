@@ -1,4 +1,4 @@
-import { checkDedupId, type DedupStore, dedupTtlIssues, ValidationError } from "../../src/index.js";
+import { checkDedupId, type DedupStore, integerOptionIssues, ValidationError } from "../../src/index.js";
 import { num, readNumber, str } from "./attribute-value.js";
 import {
   DynamoDbKeyedStore,
@@ -33,7 +33,8 @@ export class DynamoDbDedupStore extends DynamoDbKeyedStore implements DedupStore
   /** @throws {ValidationError} a bad table or key name, TTL, region, endpoint or missing credentials. */
   constructor(options: DynamoDbDedupStoreOptions) {
     super(options, "DynamoDB dedup store", [], ["ttlMs"]);
-    const issues = dedupTtlIssues(options.ttlMs);
+    // As every dedup store checks it: `null` is refused, not read as the default.
+    const issues = integerOptionIssues(options.ttlMs, "ttlMs", Number.MAX_SAFE_INTEGER);
     if (issues.length > 0) throw new ValidationError("Invalid DynamoDB dedup store options", issues);
     this.#ttlMs = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
   }

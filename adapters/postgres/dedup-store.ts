@@ -2,9 +2,9 @@ import {
   checkedClock,
   type DedupStore,
   dedupIdIssues,
-  dedupTtlIssues,
   functionIssues,
   type Issue,
+  integerOptionIssues,
   unknownKeyIssues,
   ValidationError,
 } from "../../src/index.js";
@@ -47,7 +47,8 @@ export class PostgresDedupStore implements DedupStore {
     if (typeof options?.sql !== "function") {
       issues.push({ path: ["sql"], message: "sql must be a postgres.js client or transaction" });
     }
-    issues.push(...dedupTtlIssues(options?.ttlMs));
+    // As every dedup store checks it: `null` is refused, not read as the default.
+    issues.push(...integerOptionIssues(options?.ttlMs, "ttlMs", Number.MAX_SAFE_INTEGER));
     issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
     const table = tableNames(options, OPTIONS).dedup;

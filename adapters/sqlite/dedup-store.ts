@@ -2,9 +2,9 @@ import {
   checkDedupId,
   checkedClock,
   type DedupStore,
-  dedupTtlIssues,
   functionIssues,
   type Issue,
+  integerOptionIssues,
   ServiceError,
   ValidationError,
 } from "../../src/index.js";
@@ -104,7 +104,8 @@ ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
 function optionIssues(options: SqliteDedupStoreOptions): Issue[] {
   if (typeof options !== "object" || options === null) return [{ path: [], message: "options are required" }];
   const issues = [...driverIssues(options.driver), ...nameIssues(options, OPTIONS)];
-  issues.push(...dedupTtlIssues(options.ttlMs));
+  // As every dedup store checks it: `null` is refused, not read as the default.
+  issues.push(...integerOptionIssues(options.ttlMs, "ttlMs", Number.MAX_SAFE_INTEGER));
   issues.push(...functionIssues(options.now, "now"));
   return issues;
 }

@@ -33,17 +33,6 @@ export function dedupIdIssues(eventId: unknown): Issue[] {
     : [];
 }
 
-/**
- * The `ttlMs` option every dedup store takes: absent (the store's default) or a positive integer of
- * milliseconds. `null` is refused on every store alike (it meant 14 days on two, never expire on the
- * in-memory one, and was refused on SQLite's).
- */
-export function dedupTtlIssues(ttlMs: unknown): Issue[] {
-  return ttlMs === undefined || (Number.isSafeInteger(ttlMs) && (ttlMs as number) >= 1)
-    ? []
-    : [{ path: ["ttlMs"], message: "ttlMs must be a positive integer of milliseconds" }];
-}
-
 /** @throws {ValidationError} an id that is not a string of 1 to {@link MAX_DEDUP_ID_LENGTH} characters. */
 export function checkDedupId(eventId: unknown): void {
   const issues = dedupIdIssues(eventId);

@@ -1,6 +1,6 @@
 import { ValidationError } from "../errors.js";
-import { assertKnownOptions, checkedClock, functionIssues } from "../internal/validate.js";
-import { checkDedupId, type DedupStore, dedupTtlIssues } from "./dedup-store.js";
+import { assertKnownOptions, checkedClock, functionIssues, integerOptionIssues } from "../internal/validate.js";
+import { checkDedupId, type DedupStore } from "./dedup-store.js";
 
 export interface InMemoryDedupStoreOptions {
   /** Ids remembered; the oldest are forgotten first. Defaults to 100,000. */
@@ -29,7 +29,7 @@ export class InMemoryDedupStore implements DedupStore {
       issues.push({ path: ["maxEntries"], message: "maxEntries must be a positive integer" });
     }
     // The check every dedup store makes: `null` is refused, not read as a default (here: never expire).
-    issues.push(...dedupTtlIssues(options.ttlMs));
+    issues.push(...integerOptionIssues(options.ttlMs, "ttlMs", Number.MAX_SAFE_INTEGER));
     issues.push(...functionIssues(options.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid dedup store options", issues);
     this.#max = max;
