@@ -9,6 +9,7 @@ import { MAX_STREAM_ID_LENGTH } from "../internal/validate.js";
 import { appendWithinLimit } from "./append-within-limit.js";
 import { assert, assertEqual, assertRejects, collect, eventually } from "./assert.js";
 import { type ContractCase, type ContractSuite, checkContractOptions } from "./contract.js";
+import { runModelSequence } from "./event-store-model.js";
 import { untilHeadReadable } from "./feed.js";
 import { lookAlikeIds } from "./look-alike-ids.js";
 import { writesDuring } from "./writes-during.js";
@@ -248,6 +249,21 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
         { correlationId: "shared", userId: "u1" },
       ],
     );
+  });
+
+  cases.push({
+    name: `generated appends and reads agree with a model of the contract (${MODEL_RUNS} seeded sequences of ${MODEL_STEPS} steps; the feed's order only with globalOrder)`,
+    timeoutMs: 120_000,
+    run: async () => {
+      const store = await options.create({});
+      try {
+        for (let seed = 1; seed <= MODEL_RUNS; seed++) {
+          await runModelSequence(store, seed, { steps: MODEL_STEPS, appendedPart });
+        }
+      } finally {
+        await options.dispose?.(store);
+      }
+    },
   });
 
   add("reads forward and backward, from a version, with a limit", async (store) => {
@@ -1191,6 +1207,10 @@ function attempt(mutate: () => void): void {
 }
 
 /** What the global-order cases check of a store without global order, named in each case. */
+/** The model case's size: enough to meet every expected-version rule and read shape on each stream. */
+const MODEL_RUNS = 30;
+const MODEL_STEPS = 30;
+
 const WITHOUT_GLOBAL_ORDER =
   "(without globalOrder: readAll, getLastGlobalPosition and subscribeToAll are refused with a ValidationError)";
 

@@ -42,6 +42,7 @@ import {
   HeartbeatCheckpointStore,
   HeartbeatEventStore,
   HeartbeatSnapshotStore,
+  LimitFirstEventStore,
   OneRowSnapshotStore,
   PrefixDeletingCheckpointStore,
   PrefixDeletingSnapshotStore,
@@ -188,6 +189,20 @@ describe("eventStoreContract catches a store with case-insensitive stream ids", 
     expect(failed).toEqual([
       "stream ids match exactly: case, trailing spaces, Unicode forms, prefixes and LIKE wildcards are other streams",
     ]);
+  }, 30_000);
+});
+
+describe("eventStoreContract's model case catches what no single case checks", () => {
+  test("a backward read that applies maxCount before fromVersion fails the model case, and only it", async () => {
+    const failed = await failedCases(
+      eventStoreContract({
+        name: "LimitFirstEventStore",
+        create: (options) => new LimitFirstEventStore(options),
+        longStreamLength: 50,
+      }),
+    );
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toStartWith("generated appends and reads agree with a model of the contract");
   }, 30_000);
 });
 
