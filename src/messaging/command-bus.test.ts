@@ -281,6 +281,8 @@ describe("CommandBus", () => {
       [{ id: "" }, [["id"]]],
       [{ id: 7, metadata: "c-1", signal: {} }, [["id"], ["metadata"], ["signal"]]],
       [{ metadata: [] }, [["metadata"]]],
+      // Only an `aborted` flag: a handler calling signal.throwIfAborted() failed with a TypeError.
+      [{ signal: { aborted: false } }, [["signal"]]],
     ] as const) {
       const error = await bus.execute("Add", { a: 1, b: 1 }, options as never).catch((e: unknown) => e);
       expect(isValidationError(error)).toBe(true);

@@ -153,6 +153,38 @@ describe("spans with an SDK registered", () => {
     expect(exception?.attributes?.["exception.code"]).toBe("VALIDATION_FAILED");
   });
 
+  test("options whose reading throws are a rejection, as without OpenTelemetry, never a synchronous throw", async () => {
+    const { commands } = app();
+    let runs = 0;
+    commands.register("Count", () => ++runs);
+    const throwing = Object.defineProperty({}, "metadata", {
+      enumerable: true,
+      get() {
+        throw new Error("boom");
+      },
+    });
+    const { proxy: revoked, revoke } = Proxy.revocable({}, {});
+    revoke();
+    for (const options of [throwing, revoked]) {
+      let pending: Promise<unknown> | undefined;
+      expect(() => {
+        pending = commands.execute("Count", {}, options as never);
+      }).not.toThrow();
+      // As without OpenTelemetry: the getter's own error; a revoked Proxy is options that cannot be read.
+      await expect(pending).rejects.toThrow(options === throwing ? "boom" : "cannot be read");
+    }
+    expect(runs).toBe(0);
+    // A metadata object whose correlation id throws when read: dispatched once, not traced twice over.
+    const hostileMetadata = Object.defineProperty({}, "correlationId", {
+      enumerable: true,
+      get() {
+        throw new Error("boom");
+      },
+    });
+    await commands.execute("Count", {}, { metadata: hostileMetadata }).catch(() => undefined);
+    expect(runs).toBeLessThanOrEqual(1);
+  });
+
   test("query dispatch has its own span", async () => {
     const queries = new QueryBus();
     queries.register("Count", () => 3);
