@@ -55,6 +55,13 @@ describe("SqsEventConsumer", () => {
     expect(result).toMatchObject({ handled: 1, unhandled: 1, duplicates: 0, batchItemFailures: [] });
   });
 
+  test("a type whose list of handlers is empty is unhandled, as a type with no entry is", async () => {
+    // It counted as handled (and `ok` in the metrics) though nothing ran.
+    const consumer = createSqsEventConsumer({ handlers: { Placed: [] }, ...quiet });
+    const result = await consumer.consume([message(testEnvelope("Placed", "Order-1"))]);
+    expect(result).toMatchObject({ handled: 0, unhandled: 1, batchItemFailures: [] });
+  });
+
   test("an event delivered twice, in one batch or across batches, is handled once", async () => {
     const seen: string[] = [];
     const consumer = createSqsEventConsumer({ handlers: (e) => void seen.push(e.id), ...quiet });

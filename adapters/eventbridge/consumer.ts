@@ -315,7 +315,8 @@ function dispatcherFor(target: EventTarget | undefined): (event: EventEnvelope) 
     }
     return async (event) => {
       const handlers = byType.get(event.type);
-      if (handlers === undefined) return false;
+      // An empty list takes the type no more than a missing one: unhandled, as the docs define it.
+      if (handlers === undefined || handlers.length === 0) return false;
       // Every handler runs even if one fails, as on an event bus. A redelivery runs them all again:
       // handlers must be idempotent, the dedup store only skips events handled in full.
       const errors: unknown[] = [];

@@ -386,6 +386,11 @@ describe("EventBridgeEventBus configuration", () => {
       [{ entryRetry: { baseDelayMs: -1 } }, "entryRetry.baseDelayMs"],
       [{ entryRetry: { maxDelayMs: Number.NaN } }, "entryRetry.maxDelayMs"],
       [{ entryRetry: { random: "jitter" } }, "entryRetry.random"],
+      // Not an object: no key was read, and every default kept without a word.
+      [{ entryRetry: 5000 }, "entryRetry"],
+      [{ entryRetry: "fast" }, "entryRetry"],
+      [{ entryRetry: true }, "entryRetry"],
+      [{ entryRetry: [] }, "entryRetry"],
       // Past setTimeout's limit: the wait for a throttled entry failed the publish with "Invalid sleep
       // arguments" after the other entries were sent, and the entry was neither retried nor dead-lettered.
       [{ entryRetry: { baseDelayMs: 2_147_483_648 } }, "entryRetry.baseDelayMs"],

@@ -8,6 +8,7 @@ import {
   type Issue,
   isServiceError,
   isValidationError,
+  objectIssues,
   PayloadTooLargeError,
   ServiceError,
   unknownKeyIssues,
@@ -432,6 +433,9 @@ function isEventBusName(name: unknown): name is string {
  * issues rather than thrown alone.
  */
 function entryRetryPolicy(given: EntryRetryOptions | null | undefined): RetryPolicy | Issue[] {
+  // `entryRetry: 5000` (or a string, a boolean, a list) read no key and kept every default without a word.
+  const notObject = given === null ? [] : objectIssues(given, ["entryRetry"]);
+  if (notObject.length > 0) return notObject;
   const retry = given ?? {};
   try {
     return retryPolicy({
