@@ -8,6 +8,7 @@ import {
   type EventStoreOptions,
   type ExpectedVersion,
   functionIssues,
+  HEALTH_CHECK_STREAM,
   type PendingEvent,
   type ReadAllOptions,
   type ReadStreamOptions,
@@ -511,6 +512,11 @@ export class DynamoDbEventStore extends EventStore {
 
   protected async streamVersion(streamId: string): Promise<number> {
     return (await this.#head(streamId)).version;
+  }
+
+  /** The version of the `eventflows-health` stream (one Query), stopped when the signal fires. */
+  override async ping(signal?: AbortSignal): Promise<void> {
+    await this.#head(HEALTH_CHECK_STREAM, signal === undefined ? {} : { signal });
   }
 
   // Both only called with `capabilities.streamDeletion`, that is with the option.

@@ -2,6 +2,7 @@ import {
   CheckpointStore,
   checkpointConflict,
   compareCodePoints,
+  HEALTH_CHECK_STREAM,
   type Issue,
   PayloadTooLargeError,
   PROJECTION_STATE_COLLECTION,
@@ -17,7 +18,7 @@ import {
   StagedCheckpointStore,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, PageTrail, type SendOptions } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption, isServiceErrorCode } from "./client.js";
 import { KEYED_ITEM_SORT_KEY } from "./keyed-store.js";
@@ -546,12 +547,17 @@ export class DynamoDbCheckpointStore extends CheckpointStore {
     }
   }
 
-  async #item(id: string): Promise<Record<string, unknown> | undefined> {
-    const result = await this.client.send<{ Item?: Record<string, unknown> }>("GetItem", {
-      TableName: this.layout.tableName,
-      Key: this.#key(id),
-      ConsistentRead: true,
-    });
+  /** One `GetItem` of the `eventflows-health` checkpoint, stopped when the signal fires. */
+  override async ping(signal?: AbortSignal): Promise<void> {
+    await this.#item(HEALTH_CHECK_STREAM, signal === undefined ? {} : { signal });
+  }
+
+  async #item(id: string, send: SendOptions = {}): Promise<Record<string, unknown> | undefined> {
+    const result = await this.client.send<{ Item?: Record<string, unknown> }>(
+      "GetItem",
+      { TableName: this.layout.tableName, Key: this.#key(id), ConsistentRead: true },
+      send,
+    );
     return result.Item;
   }
 

@@ -1,4 +1,5 @@
 import {
+  HEALTH_CHECK_STREAM,
   SNAPSHOT_STORE_OPTIONS,
   SnapshotCorruptError,
   SnapshotStore,
@@ -8,7 +9,7 @@ import {
   utf8Length,
   ValidationError,
 } from "../../src/index.js";
-import { AWS_JSON_CLIENT_OPTIONS, PageTrail } from "../aws/index.js";
+import { AWS_JSON_CLIENT_OPTIONS, PageTrail, type SendOptions } from "../aws/index.js";
 import { num, readNumber, readString, str } from "./attribute-value.js";
 import { fromBase64, toBase64 } from "./base64.js";
 import { type AwsJsonClient, type AwsJsonClientOptions, clientOption } from "./client.js";
@@ -153,21 +154,38 @@ export class DynamoDbSnapshotStore extends SnapshotStore {
     return { pruned: doomed.length };
   }
 
-  protected async readSnapshot(streamId: string, maxVersion: number | undefined): Promise<StoredSnapshot | undefined> {
+  protected readSnapshot(streamId: string, maxVersion: number | undefined): Promise<StoredSnapshot | undefined> {
+    return this.#newest(streamId, maxVersion);
+  }
+
+  /** The newest snapshot of `eventflows-health` (one Query), stopped when the signal fires. */
+  override async ping(signal?: AbortSignal): Promise<void> {
+    await this.#newest(HEALTH_CHECK_STREAM, undefined, signal === undefined ? {} : { signal });
+  }
+
+  async #newest(
+    streamId: string,
+    maxVersion: number | undefined,
+    send: SendOptions = {},
+  ): Promise<StoredSnapshot | undefined> {
     const { tableName, partitionKey, sortKey } = this.layout;
-    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>("Query", {
-      TableName: tableName,
-      KeyConditionExpression: maxVersion === undefined ? "#pk = :p" : "#pk = :p AND #sk <= :v",
-      ExpressionAttributeNames:
-        maxVersion === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
-      ExpressionAttributeValues:
-        maxVersion === undefined
-          ? { ":p": str(this.#partition(streamId)) }
-          : { ":p": str(this.#partition(streamId)), ":v": num(maxVersion) },
-      ScanIndexForward: false,
-      ConsistentRead: true,
-      Limit: 1,
-    });
+    const result = await this.client.send<{ Items?: Record<string, unknown>[] }>(
+      "Query",
+      {
+        TableName: tableName,
+        KeyConditionExpression: maxVersion === undefined ? "#pk = :p" : "#pk = :p AND #sk <= :v",
+        ExpressionAttributeNames:
+          maxVersion === undefined ? { "#pk": partitionKey } : { "#pk": partitionKey, "#sk": sortKey },
+        ExpressionAttributeValues:
+          maxVersion === undefined
+            ? { ":p": str(this.#partition(streamId)) }
+            : { ":p": str(this.#partition(streamId)), ":v": num(maxVersion) },
+        ScanIndexForward: false,
+        ConsistentRead: true,
+        Limit: 1,
+      },
+      send,
+    );
     const item = result.Items?.[0];
     return item === undefined ? undefined : this.#decode(streamId, item);
   }
