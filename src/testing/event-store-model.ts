@@ -11,6 +11,10 @@ import { assert, assertEqual, collect, eventually } from "./assert.js";
  * the outcome of each append (version, events, or a ConcurrencyError that wrote nothing), each read
  * (direction, start, limit), each version and existence check, and at the end the feed's order of
  * the run's events. Seeded, so a failure names the seed and step that reproduce it.
+ *
+ * The contract's own model, for every implementation (yours too) on every runtime, with no test
+ * library: the repository's test/differential/event-store-model.ts is a fuller one (fast-check,
+ * deletions, positions, error fields) that runs on this package's stores under Bun only.
  */
 export interface ModelRunOptions {
   /** Operations per sequence. */

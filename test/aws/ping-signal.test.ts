@@ -5,15 +5,15 @@
  * (60 s here, past the test's limit, so a ping that ignored the signal fails the test by hanging). DynamoDB Local and moto always answer.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import type { FetchFunction } from "../aws/index.js";
-import { EventBridgeEventBus } from "../eventbridge/index.js";
+import type { FetchFunction } from "../../adapters/aws/index.js";
 import {
   DynamoDbCheckpointStore,
   DynamoDbDedupStore,
   DynamoDbEventStore,
   DynamoDbIdempotencyStore,
   DynamoDbSnapshotStore,
-} from "./index.js";
+} from "../../adapters/dynamodb/index.js";
+import { EventBridgeEventBus } from "../../adapters/eventbridge/index.js";
 
 let silent: { readonly port: number; stop(closeActive?: boolean): void } | undefined;
 beforeAll(() => {
