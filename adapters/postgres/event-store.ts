@@ -126,6 +126,11 @@ export class PostgresEventStore extends PostgresStoreBase {
     this.#autocommit = opensTransactions(this.sql);
   }
 
+  /** On your own transaction (or a reserved connection) an append joins it: committed, or not, later. */
+  protected override get appendsCommit(): boolean {
+    return this.#autocommit;
+  }
+
   protected get queryable(): PostgresQueryable {
     return this.sql;
   }
@@ -263,6 +268,18 @@ function optionIssues(options: PostgresEventStoreOptions): Issue[] {
   }
   if (options.sql !== undefined && options.url !== undefined) {
     issues.push({ path: ["url"], message: "pass either sql or url, not both" });
+  }
+  // Its after-commit step runs when the INSERT returns, and the transaction may still roll back:
+  // events that were never stored reached the bus, and a saga there acted on them.
+  if (
+    options.bus !== undefined &&
+    typeof (options.sql as { savepoint?: unknown } | undefined)?.savepoint === "function"
+  ) {
+    issues.push({
+      path: ["bus"],
+      message:
+        "a store on your own transaction cannot publish after it commits, which it cannot see: publish the appended events once your transaction has committed, or use withTransaction",
+    });
   }
   if (options.projections !== undefined) {
     try {

@@ -53,7 +53,11 @@ export class PostgresTransaction extends PostgresStoreBase {
     return this.#sql;
   }
 
-  /** @internal The events appended, per append, for publishing once the transaction has committed. */
+  /** Appends commit when the transaction does, after they return. */
+  protected override get appendsCommit(): boolean {
+    return false;
+  }
+
   /**
    * Nothing is committed until the transaction is: the store runs the after-commit step (publish,
    * wake subscriptions, count) for every append of it once it has (see `end`).

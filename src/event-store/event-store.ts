@@ -233,7 +233,7 @@ export abstract class EventStore {
     return appended.then(
       (result) => {
         setSpanAttributes(span, {
-          "eventflows.outcome": result.retried === true ? "retried" : "committed",
+          "eventflows.outcome": result.retried === true ? "retried" : this.appendsCommit ? "committed" : "written",
           "eventflows.stream_version": result.nextExpectedVersion,
         });
         this.#finish(span, performance.now() - started, slowMs, "append", streamId, count);
@@ -246,6 +246,15 @@ export abstract class EventStore {
         throw error;
       },
     );
+  }
+
+  /**
+   * Whether an append has committed when it returns. Not where appends join a transaction that
+   * commits (or rolls back) later, as PostgreSQL's `withTransaction` and a store made on your own
+   * transaction do: their spans say `written`, not `committed`.
+   */
+  protected get appendsCommit(): boolean {
+    return true;
   }
 
   #dbAttributes(operation: string, streamId: string | undefined): Record<string, string> {
