@@ -359,5 +359,61 @@ describe("AggregateRoot", () => {
     expect(handlerMethodName("order.placed")).toBe("onOrderPlaced");
     expect(handlerMethodName("order-item_added")).toBe("onOrderItemAdded");
     expect(handlerMethodName("v2/Order Shipped")).toBe("onV2OrderShipped");
+    // Emoji and symbols are no letters: they separate words, as at the type level.
+    expect(handlerMethodName("Order✓Shipped")).toBe("onOrderShipped");
+  });
+
+  test("a type with a letter or digit that is not ASCII has no convention name: refused, not one with the letter dropped", () => {
+    // ÉtéFini looked for onTFini, and 注文確定 and 注文取消 both for `on`: one method applied both.
+    type Japanese = { type: "注文確定"; data: null } | { type: "注文取消"; data: null };
+    class Orders extends AggregateRoot<{ confirmed: number; cancelled: number }, Japanese> {
+      constructor(id: string) {
+        super(id, { confirmed: 0, cancelled: 0 });
+      }
+      confirm() {
+        this.raise("注文確定", null);
+      }
+      cancel() {
+        this.raise("注文取消", null);
+      }
+      protected on() {
+        this.state.confirmed++;
+      }
+    }
+    for (const type of ["ÉtéFini", "Straße", "注文確定", "Order٣Placed", "---"]) {
+      let thrown: unknown;
+      try {
+        handlerMethodName(type);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(isValidationError(thrown)).toBe(true);
+      expect((thrown as ValidationError).issues[0]?.message).toContain("handler map");
+    }
+    const orders = new Orders("o-1");
+    let thrown: unknown;
+    try {
+      orders.cancel();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isValidationError(thrown)).toBe(true);
+    expect(orders.currentState).toEqual({ confirmed: 0, cancelled: 0 });
+    expect(orders.hasChanges).toBe(false);
+    // A handler map applies such types.
+    class MappedOrders extends AggregateRoot<number, Japanese> {
+      constructor(id: string) {
+        super(id, 0);
+      }
+      protected override get handlers(): EventHandlerMap<number, Japanese> {
+        return { 注文確定: (n) => n + 1, 注文取消: (n) => n - 10 };
+      }
+      confirm() {
+        this.raise("注文確定", null);
+      }
+    }
+    const mapped = new MappedOrders("o-2");
+    mapped.confirm();
+    expect(mapped.currentState).toBe(1);
   });
 });

@@ -580,14 +580,31 @@ function conventionMethods(aggregate: object): string[] {
   return [...names];
 }
 
-/** `OrderPlaced`, `order.placed`, `order-placed` and `order_placed` all become `onOrderPlaced`. */
+/**
+ * `OrderPlaced`, `order.placed`, `order-placed` and `order_placed` all become `onOrderPlaced`.
+ * @throws {ValidationError} the type has a letter or digit that is not ASCII, or no letter or digit.
+ */
 export function handlerMethodName(type: string): string {
   if (typeof type !== "string") {
     throw new ValidationError("Invalid event type", [{ path: [], message: `must be a string, got ${kindOf(type)}` }]);
   }
   const words = type.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  // Other letters and digits (É, ß, 注) were dropped as separators: `ÉtéFini` looked for onTFini, and
+  // two types with no ASCII letter both for `on`, one method applying both. Refused, since HandlerName
+  // cannot tell Unicode letters at the type level either: such types take a handler map.
+  if (words.length === 0 || NON_ASCII_WORD_CHARACTER.test(type)) {
+    throw new ValidationError("Invalid event type for a convention handler", [
+      {
+        path: [],
+        message: `${JSON.stringify(type)}: handler names are made of ASCII letters and digits${words.length === 0 ? ", and it has none" : ""}; apply this type with a handler map`,
+      },
+    ]);
+  }
   return `on${words.map((word) => word.charAt(0).toUpperCase() + word.slice(1)).join("")}`;
 }
+
+/** A letter or digit that is not ASCII: handlerMethodName would drop it. */
+const NON_ASCII_WORD_CHARACTER = /(?![A-Za-z0-9])[\p{L}\p{N}]/u;
 
 function notEvents(method: string, expected: string, value: unknown): ValidationError {
   return new ValidationError("Invalid events", [
