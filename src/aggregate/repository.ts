@@ -255,7 +255,8 @@ function snapshotsOf<A extends AnyAggregate>(options: RepositorySnapshotOptions<
   return (store as RepositorySnapshotStore).repositorySnapshots(options);
 }
 
-function isAggregate(value: unknown): value is AnyAggregate {
+/** Whether `value` is an aggregate as the repository takes one (also the test helpers' check). Not exported from the package. */
+export function isAggregate(value: unknown): value is AnyAggregate {
   const candidate = value as Partial<AnyAggregate> | null;
   return (
     typeof candidate === "object" &&

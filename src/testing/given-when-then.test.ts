@@ -220,6 +220,16 @@ describe("misused helpers", () => {
       await refused(`thenThrows(${String(expected)}) after a success`, () => succeeding.thenThrows(expected as never));
     }
     await refused("aggregateSpec(42)", () => aggregateSpec(42 as never));
+    // A create that makes no aggregate, as the repository refuses it: replaying failed with its own TypeError.
+    for (const made of [{}, null, 42]) {
+      const notAggregate = aggregateSpec(() => made as never)
+        .given([])
+        .when(() => undefined);
+      await refused(`aggregateSpec(() => ${JSON.stringify(made)})`, () => notAggregate.thenEvents([]));
+      await refused(`aggregateSpec(() => ${JSON.stringify(made)}) thenThrows`, () =>
+        notAggregate.thenThrows("VALIDATION_ERROR"),
+      );
+    }
     await refused("given(null)", () => spec.given(null as never));
     await refused("when(5)", () => spec.given([]).when(5 as never));
     await refused("thenEvents(null)", () => succeeding.thenEvents(null as never));
@@ -245,6 +255,8 @@ describe("misused helpers", () => {
       { "Lamp-1": [{ type: "", data: null }] },
       { "": [] },
       { "Lamp-1": [{ type: "SwitchedOn", data: null }], "Lamp-\u0000": [] },
+      // The system stream no append may write: refused at the seeding, after given had taken it.
+      { $streams: [{ type: "SwitchedOn", data: null }] },
     ];
     for (const streams of badStreams) {
       await refused(`commandSpec given(${JSON.stringify(streams)})`, () => commandSpec(store).given(streams as never));

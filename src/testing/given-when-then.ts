@@ -1,6 +1,8 @@
 import type { AnyAggregate, EventsOf } from "../aggregate/aggregate-root.js";
+import { isAggregate } from "../aggregate/repository.js";
 import { isRehydrationError, ValidationError } from "../errors.js";
 import type { EventStore } from "../event-store/event-store.js";
+import { assertAppendableStream } from "../event-store/stream-deletion.js";
 import {
   type DomainEvent,
   type EnvelopeOf,
@@ -32,6 +34,10 @@ export function aggregateSpec<A extends AnyAggregate>(create: (id: string) => A,
       // never the error a thenThrows expects (the decision did not run).
       const build = () => {
         const aggregate = create(id);
+        // As the repository refuses it: replaying into anything else failed with a TypeError of its own.
+        if (!isAggregate(aggregate)) {
+          throw invalid("create", `must return an aggregate (an AggregateRoot), got ${kindOf(aggregate)}`);
+        }
         try {
           // Past events were stored: what no store appends (a Date, NaN, a BigInt) never reaches a handler.
           storable(history);
@@ -245,6 +251,13 @@ function checkStreams(streams: Readonly<Record<string, readonly unknown[]>>): vo
   for (const [streamId, events] of Object.entries(streams)) {
     const idIssues = nameIssues(streamId, "stream id", MAX_STREAM_ID_LENGTH);
     if (idIssues.length > 0) throw invalid(["streams", streamId], idIssues[0]?.message ?? "is not a stream id");
+    try {
+      // `$streams`, which only deleteStream, restoreStream and truncateStream write.
+      assertAppendableStream(streamId);
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw invalid(["streams", streamId], error.issues[0]?.message ?? error.message);
+    }
     try {
       prepareEvents(events as readonly NewEvent[], undefined);
     } catch (error) {
