@@ -217,6 +217,22 @@ export function headPosition(sql: PostgresQueryable, context: StoreContext, atte
   return positionOf(sql, context.statements.headPosition, "getHeadPosition", attempts);
 }
 
+/** The head and the event stored there (raw), in one query: see `EventStore.feedHead`. */
+export function headEvent(
+  sql: PostgresQueryable,
+  context: StoreContext,
+  attempts: number,
+): Promise<{ readonly position: number; readonly event?: EventEnvelope }> {
+  return guardReconnecting("feedHead", attempts, async () => {
+    const [row] = (await sql.unsafe(context.statements.headEvent, [], { prepare: true }).values()) as unknown as [
+      FeedRow?,
+    ];
+    if (row === undefined) return { position: 0 };
+    const event = fromFeedRow(row);
+    return { position: event.globalPosition ?? 0, event };
+  });
+}
+
 function positionOf(sql: PostgresQueryable, statement: string, operation: string, attempts: number): Promise<number> {
   return guardReconnecting(operation, attempts, async () => {
     const [row] = (await sql.unsafe(statement, [], { prepare: true }).values()) as unknown as [[string]];

@@ -21,6 +21,7 @@ export interface Statements {
   readonly streamVersion: string;
   readonly lastGlobalPosition: string;
   readonly headPosition: string;
+  readonly headEvent: string;
   /** Stream deletion (see stream-deletion.ts). */
   readonly deletion: {
     /** Serializes the change with every append: waits for appends under way, holds new ones until commit. */
@@ -275,6 +276,9 @@ UNION ALL (
     },
     lastGlobalPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events} WHERE global_position < ${SAFE_BOUND}`,
     headPosition: `SELECT coalesce(max(global_position), 0)::text FROM ${events}`,
+    // The head's row itself, whatever transaction is open (the feed's reads stop below one): the
+    // tenant layer checks whose it is before answering getHeadPosition.
+    headEvent: `SELECT stream_id, ${COLUMNS} FROM ${events} ORDER BY global_position DESC LIMIT 1`,
   };
 }
 

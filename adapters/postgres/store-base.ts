@@ -18,6 +18,7 @@ import { pingPostgres } from "./ping.js";
 import { MAX_EVENTS_PER_TRANSACTION } from "./position.js";
 import {
   deletionEventOf,
+  headEvent,
   headPosition,
   lastGlobalPosition,
   readAllPages,
@@ -112,5 +113,10 @@ export abstract class PostgresStoreBase extends EventStore {
   /** One query: the newest committed position, above transactions still in flight (see `getHeadPosition`). */
   override getHeadPosition(): Promise<number> {
     return headPosition(this.queryable, this.context, this.attempts);
+  }
+
+  /** One query: the head and its row, which no transaction in flight holds back (see `feedHead`). */
+  override feedHead(): Promise<{ readonly position: number; readonly event?: EventEnvelope }> {
+    return headEvent(this.queryable, this.context, this.attempts);
   }
 }

@@ -597,6 +597,22 @@ export abstract class EventStore {
   }
 
   /**
+   * The head position and the stored event there (raw: neither decrypted nor upcast), read together:
+   * what the tenant layer checks before it answers `getHeadPosition`. This default reads the head,
+   * then the event at it through `readAll`; a store whose `readAll` can hold back an event at its head
+   * (PostgreSQL, while an older transaction is open) reads both in one query, so the check is never
+   * left without the event. `event` is absent when the head is 0, or when no event is readable there.
+   */
+  async feedHead(): Promise<{ readonly position: number; readonly event?: EventEnvelope }> {
+    const position = await this.getHeadPosition();
+    if (position <= 0) return { position };
+    for await (const event of this.readAll({ after: position - 1, maxCount: 1, raw: true })) {
+      return event.globalPosition === position ? { position, event } : { position };
+    }
+    return { position };
+  }
+
+  /**
    * Resolves when the backend answers, for health checks. This default reads the version of a stream
    * that need not exist (one single-key read); adapters answer it with their cheapest round trip.
    */

@@ -261,8 +261,21 @@ export class TenantEventStore extends EventStore {
     return this.#probeFeed(await this.inner.getLastGlobalPosition(), "getLastGlobalPosition");
   }
 
+  /**
+   * The wrapped store's head and its event, read together: on PostgreSQL a `readAll` at the head can
+   * be held back by an older transaction still open anywhere, and this check, which read the head and
+   * then the event at it, found nothing and let another tenant's head through (outside audit).
+   */
   override async getHeadPosition(): Promise<number> {
-    return this.#probeFeed(await this.inner.getHeadPosition(), "getHeadPosition");
+    const { position, event } = await this.inner.feedHead();
+    if (event !== undefined) this.#check(event, "getHeadPosition");
+    return position;
+  }
+
+  override async feedHead(): Promise<{ readonly position: number; readonly event?: EventEnvelope }> {
+    const head = await this.inner.feedHead();
+    if (head.event !== undefined) this.#check(head.event, "feedHead");
+    return head;
   }
 
   /**
