@@ -643,11 +643,6 @@ function compose(middleware: readonly Middleware[]): Pipeline {
   };
 }
 
-/**
- * Refuses execute options a JavaScript caller got wrong, which would otherwise be taken silently: an
- * empty id became the events' correlation and causation id, a metadata or options value that is not
- * an object was ignored. Checked only when options are given (the usual dispatch passes none).
- */
 /** A real AbortSignal: one that only has an `aborted` flag fails where a handler calls its methods. */
 function isAbortSignal(signal: unknown): boolean {
   try {
@@ -658,6 +653,11 @@ function isAbortSignal(signal: unknown): boolean {
   }
 }
 
+/**
+ * Refuses execute options a JavaScript caller got wrong, which would otherwise be taken silently: an
+ * empty id became the events' correlation and causation id, a metadata or options value that is not
+ * an object was ignored. Checked only when options are given (the usual dispatch passes none).
+ */
 function assertExecuteOptions(options: ExecuteOptions): void {
   if (typeof options !== "object" || options === null || isArray(options) !== false) {
     throw new ValidationError("Invalid execute options", [
