@@ -953,7 +953,7 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
   );
 
   add(
-    `getHeadPosition counts every committed append, one that commits while an older one is open included ${WITHOUT_GLOBAL_ORDER}`,
+    `getHeadPosition counts every committed append, one that commits while an older one is open included, and feedHead gives the event there ${WITHOUT_GLOBAL_ORDER}`,
     async (store) => {
       if (!store.capabilities.globalOrder) return assertNoGlobalOrder(store);
       const id = stream("head");
@@ -966,6 +966,15 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
         const head = await store.getHeadPosition();
         assert(head >= position, `getHeadPosition (${head}) is at least the committed append's position (${position})`);
         assert(head >= (await lastPosition(store)), "getHeadPosition is never below getLastGlobalPosition");
+        // feedHead gives the event at the head with it, even while a reader's feed stops below the
+        // older commit still open: a tenant's store checks that event before answering getHeadPosition.
+        const fed = await store.feedHead();
+        assert(
+          fed.position >= position,
+          `feedHead's position (${fed.position}) is at least the append's (${position})`,
+        );
+        assertEqual(fed.event?.globalPosition, fed.position, "feedHead's event is the one at its position");
+        if (fed.position === position) assertEqual(fed.event?.id, events[0]?.id, "feedHead's event is the append's");
         await commit?.commit();
         committed = true;
       } finally {

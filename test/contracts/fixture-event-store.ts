@@ -11,6 +11,9 @@
  * - `claimsIdempotency`: says it deduplicates retried appends, and does not.
  * - `headAtReadersBound`: its `getHeadPosition` is the readers' bound (`getLastGlobalPosition`), below a
  *   commit that an older open transaction holds readers back from, as PostgreSQL's was before it had one.
+ * - `headEventThroughReads`: its `feedHead` is the core's default, the head's event read through a
+ *   `readAll` that "by-transaction" holds back: none while an older transaction is open (PostgreSQL's
+ *   tenant check before it read the head's row itself).
  */
 import {
   type AppendToStreamOptions,
@@ -35,6 +38,7 @@ export interface FixtureEventStoreOptions extends EventStoreOptions {
   readonly positions: PositionMode;
   readonly claimsIdempotency?: boolean;
   readonly headAtReadersBound?: boolean;
+  readonly headEventThroughReads?: boolean;
 }
 
 interface Row {
@@ -58,6 +62,7 @@ export class FixtureEventStore extends EventStore {
   readonly #rows: Row[] = [];
   readonly #transactions = new Set<Transaction>();
   readonly #headAtReadersBound: boolean;
+  readonly #headEventThroughReads: boolean;
   #counter = 0;
   #began = 0;
 
@@ -65,6 +70,7 @@ export class FixtureEventStore extends EventStore {
     super(options);
     this.#mode = options.positions;
     this.#headAtReadersBound = options.headAtReadersBound === true;
+    this.#headEventThroughReads = options.headEventThroughReads === true;
     this.capabilities = { globalOrder: true, idempotentAppends: options.claimsIdempotency === true };
   }
 
@@ -132,6 +138,14 @@ export class FixtureEventStore extends EventStore {
     let head = 0;
     for (const row of this.#rows) if (row.committed) head = Math.max(head, row.event.globalPosition as number);
     return head;
+  }
+
+  /** The head and its committed row, read past the readers' bound as PostgreSQL's one query does. */
+  override async feedHead(): Promise<{ readonly position: number; readonly event?: EventEnvelope }> {
+    if (this.#headEventThroughReads) return super.feedHead();
+    const position = await this.getHeadPosition();
+    const row = this.#rows.find((r) => r.committed && r.event.globalPosition === position);
+    return row === undefined ? { position } : { position, event: row.event };
   }
 
   protected async streamVersion(streamId: string): Promise<number> {
