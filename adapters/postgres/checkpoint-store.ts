@@ -32,6 +32,8 @@ const OPTIONS = Object.keys({ ...NAME_OPTIONS, sql: true } satisfies Record<
  */
 export class PostgresCheckpointStore extends CheckpointStore {
   readonly #sql: PostgresQueryable;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #statements: Statements["checkpoint"];
 
   constructor(options: PostgresCheckpointStoreOptions) {
@@ -44,12 +46,14 @@ export class PostgresCheckpointStore extends CheckpointStore {
       ]);
     }
     this.#sql = options.sql;
-    this.#statements = statements(tableNames(options, OPTIONS)).checkpoint;
+    const names = tableNames(options, OPTIONS);
+    this.#statements = statements(names).checkpoint;
+    this.#table = names.checkpoints;
   }
 
-  /** One `select 1` (see pingPostgres): for health checks. */
+  /** A select of no row from the checkpoints table (see pingPostgres): for health checks. */
   override ping(signal?: AbortSignal): Promise<void> {
-    return pingPostgres(this.#sql, signal);
+    return pingPostgres(this.#sql, this.#table, signal);
   }
 
   protected readCheckpoint(id: string): Promise<number | undefined> {

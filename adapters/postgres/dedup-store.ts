@@ -34,6 +34,8 @@ const OPTIONS = Object.keys({ ...NAME_OPTIONS, sql: true, ttlMs: true, now: true
  */
 export class PostgresDedupStore implements DedupStore {
   readonly #sql: PostgresQueryable;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #ttlMs: number;
   readonly #now: () => number;
   /** Runs of a statement while its connection turns out lost (see guardReconnecting). */
@@ -52,6 +54,7 @@ export class PostgresDedupStore implements DedupStore {
     issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL dedup store options", issues);
     const table = tableNames(options, OPTIONS).dedup;
+    this.#table = table;
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
     this.#ttlMs = options.ttlMs ?? 14 * 24 * 60 * 60 * 1000;
@@ -64,9 +67,9 @@ export class PostgresDedupStore implements DedupStore {
     };
   }
 
-  /** One `select 1` (see pingPostgres): for health checks. */
+  /** A select of no row from the dedup table (see pingPostgres): for health checks. */
   ping(signal?: AbortSignal): Promise<void> {
-    return pingPostgres(this.#sql, signal);
+    return pingPostgres(this.#sql, this.#table, signal);
   }
 
   async has(eventId: string): Promise<boolean> {

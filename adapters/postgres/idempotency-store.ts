@@ -56,6 +56,8 @@ const OPTIONS = Object.keys({
  */
 export class PostgresIdempotencyStore implements IdempotencyStore {
   readonly #sql: PostgresQueryable;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #ttlMs: number;
   readonly #inProgressTtlMs: number;
   readonly #now: () => number;
@@ -75,6 +77,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     issues.push(...functionIssues(options?.now, "now"));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL idempotency store options", issues);
     const table = tableNames(options, OPTIONS).idempotencyKeys;
+    this.#table = table;
     this.#sql = options.sql;
     this.#attempts = attemptsOn(options.sql);
     this.#now = checkedClock(options.now);
@@ -101,9 +104,9 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     };
   }
 
-  /** One `select 1` (see pingPostgres): for health checks. */
+  /** A select of no row from the idempotency keys table (see pingPostgres): for health checks. */
   ping(signal?: AbortSignal): Promise<void> {
-    return pingPostgres(this.#sql, signal);
+    return pingPostgres(this.#sql, this.#table, signal);
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {

@@ -12,6 +12,7 @@ import {
   PostgresIdempotencyStore,
   PostgresSnapshotStore,
   type PostgresSql,
+  PostgresSubjectKeyStore,
   tenantScopedSql,
 } from "./index.js";
 
@@ -40,6 +41,37 @@ describe("PostgreSQL ping and healthCheck", () => {
     });
     expect(report.healthy).toBe(true);
     expect(Object.values(report.checks).map((check) => check.status)).toEqual(["ok", "ok", "ok", "ok", "ok"]);
+  });
+
+  test("on a schema not migrated every store's ping fails, saying to run the migrations: readiness is no longer ok", async () => {
+    // A `select 1` answered while every command failed on the missing tables (DynamoDB's ping fails on a missing table).
+    const bare = uniqueSchema("ping_bare");
+    await sql.unsafe(`CREATE SCHEMA ${bare}`);
+    const masterKey = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, false, ["encrypt", "decrypt"]);
+    try {
+      const stores = {
+        events: new PostgresEventStore({ sql, schema: bare }),
+        snapshots: new PostgresSnapshotStore({ sql, schema: bare }),
+        checkpoints: new PostgresCheckpointStore({ sql, schema: bare }),
+        dedup: new PostgresDedupStore({ sql, schema: bare }),
+        idempotency: new PostgresIdempotencyStore({ sql, schema: bare }),
+        subjectKeys: new PostgresSubjectKeyStore({ sql, schema: bare, masterKey }),
+      };
+      for (const [name, store] of Object.entries(stores)) {
+        const error = await store.ping().catch((e: unknown) => e);
+        expect({ name, service: isServiceError(error) }).toEqual({ name, service: true });
+        expect((error as Error).message).toContain("run the migrations");
+        // The message is ours; the server's (naming the relation) stays in the sanitized cause, for the logs.
+        expect((error as Error).message).not.toContain(bare);
+      }
+      const report = await healthCheck({ checks: stores });
+      expect(report.healthy).toBe(false);
+      // Migrated, the same stores answer.
+      await new PostgresEventStore({ sql, schema: bare }).migrate();
+      expect((await healthCheck({ checks: stores })).healthy).toBe(true);
+    } finally {
+      await sql.unsafe(`DROP SCHEMA IF EXISTS ${bare} CASCADE`);
+    }
   });
 
   test("a signal that is no AbortSignal is a ValidationError, not a TypeError from inside the ping", async () => {

@@ -97,6 +97,8 @@ export class PostgresSnapshotStore extends SnapshotStore {
   protected override readonly dbSystem: string = "postgresql";
   readonly capabilities: SnapshotStoreCapabilities;
   readonly #sql: PostgresQueryable;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #statements: SnapshotStatements;
 
   /** @throws {ValidationError} no client, a bad schema or table prefix, or a bad base option. */
@@ -105,13 +107,14 @@ export class PostgresSnapshotStore extends SnapshotStore {
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL snapshot store options", issues);
     super({ ...options, compression: options.compression ?? { format: "gzip" } });
     this.#sql = options.sql;
-    this.#statements = snapshotStatements(tableNames(options, OPTIONS).snapshots);
+    this.#table = tableNames(options, OPTIONS).snapshots;
+    this.#statements = snapshotStatements(this.#table);
     this.capabilities = { maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_SNAPSHOT_BYTES };
   }
 
-  /** One `select 1` (see pingPostgres): for health checks. */
+  /** A select of no row from the snapshots table (see pingPostgres): for health checks. */
   override ping(signal?: AbortSignal): Promise<void> {
-    return pingPostgres(this.#sql, signal);
+    return pingPostgres(this.#sql, this.#table, signal);
   }
 
   protected async writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }> {

@@ -51,9 +51,9 @@ export abstract class PostgresStoreBase extends EventStore {
     return attemptsOn(this.queryable);
   }
 
-  /** One `select 1` (see pingPostgres): for health checks. */
+  /** A select of no row from the events table (see pingPostgres): for health checks. */
   override ping(signal?: AbortSignal): Promise<void> {
-    return pingPostgres(this.queryable, signal);
+    return pingPostgres(this.queryable, this.context.names.events, signal);
   }
 
   /** Pages as fetched: the core's read layers pass them on whole (see `EventStore.readStreamPages`). */

@@ -41,6 +41,8 @@ const OPTIONS = Object.keys({
  */
 export class PostgresSubjectKeyStore extends SubjectKeyStore {
   readonly #sql: PostgresQueryable;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #masterKey: WebCryptoKey;
   readonly #statements: { readonly read: string; readonly insert: string; readonly erase: string };
   /** Runs of each statement while its connection turns out lost (see attemptsOn). */
@@ -57,6 +59,7 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
     issues.push(...masterKeyIssues(options?.masterKey));
     if (issues.length > 0) throw new ValidationError("Invalid PostgreSQL subject key store options", issues);
     const table = tableNames(options, OPTIONS).subjectKeys;
+    this.#table = table;
     this.#sql = options.sql;
     this.#masterKey = options.masterKey;
     this.#attempts = attemptsOn(options.sql);
@@ -70,9 +73,9 @@ export class PostgresSubjectKeyStore extends SubjectKeyStore {
     };
   }
 
-  /** One `select 1` (see pingPostgres): for health checks. */
+  /** A select of no row from the subject keys table (see pingPostgres): for health checks. */
   ping(signal?: AbortSignal): Promise<void> {
-    return pingPostgres(this.#sql, signal);
+    return pingPostgres(this.#sql, this.#table, signal);
   }
 
   protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {

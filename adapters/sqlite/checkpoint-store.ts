@@ -35,9 +35,9 @@ export class SqliteCheckpointStore extends CheckpointStore {
     this.#table = tableNames(options, OPTIONS).checkpoints;
   }
 
-  /** One `SELECT 1` through the driver: for health checks. */
+  /** A select of no row from the store's table through the driver (see pingSqlite): for health checks. */
   override ping(): Promise<void> {
-    return pingSqlite(this.#driver);
+    return pingSqlite(this.#driver, this.#table);
   }
 
   protected readCheckpoint(id: string): Promise<number | undefined> {

@@ -36,6 +36,8 @@ const OPTIONS = Object.keys({ ...NAME_OPTIONS, driver: true, ttlMs: true, now: t
  */
 export class SqliteDedupStore implements DedupStore {
   readonly #driver: SqliteDriver;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #ttlMs: number;
   readonly #now: () => number;
   readonly #statements: { readonly has: string; readonly add: string; readonly purge: string };
@@ -49,6 +51,7 @@ export class SqliteDedupStore implements DedupStore {
     // Whole milliseconds, as the INTEGER column holds them; a reading that is no time is a ValidationError.
     this.#now = checkedClock(options.now);
     const table = tableNames(options, OPTIONS).dedup;
+    this.#table = table;
     this.#statements = {
       // The expiry is compared here, not in SQL: text another tool wrote sorts above every number there.
       has: `SELECT expires_at FROM ${table} WHERE id = ?`,
@@ -58,9 +61,9 @@ ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
     };
   }
 
-  /** One `SELECT 1` through the driver: for health checks. */
+  /** A select of no row from the store's table through the driver (see pingSqlite): for health checks. */
   ping(): Promise<void> {
-    return pingSqlite(this.#driver);
+    return pingSqlite(this.#driver, this.#table);
   }
 
   /** @throws {ServiceError} `DEDUP_CORRUPT`: the id's stored expiry is no time (a row another tool wrote). */

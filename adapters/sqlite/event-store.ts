@@ -93,9 +93,9 @@ export class SqliteEventStore extends EventStore {
     };
   }
 
-  /** One `SELECT 1` through the driver: for health checks. */
+  /** A select of no row from the store's table through the driver (see pingSqlite): for health checks. */
   override ping(): Promise<void> {
-    return pingSqlite(this.driver);
+    return pingSqlite(this.driver, this.names.events);
   }
 
   /** Creates or upgrades this store's tables (idempotent; one transaction per run). */

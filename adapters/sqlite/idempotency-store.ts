@@ -50,6 +50,8 @@ const OPTIONS = Object.keys({
  */
 export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #driver: SqliteDriver;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #ttlMs: number;
   readonly #inProgressTtlMs: number;
   readonly #now: () => number;
@@ -65,6 +67,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     // Whole milliseconds, as the INTEGER column holds them; a reading that is no time is a ValidationError.
     this.#now = checkedClock(options.now);
     const table = tableNames(options, OPTIONS).idempotencyKeys;
+    this.#table = table;
     this.#statements = {
       // Unqualified columns in DO UPDATE's WHERE are the stored row's: taken over only once expired.
       claim: `INSERT INTO ${table} (key, fingerprint, token, expires_at) VALUES (?, ?, ?, ?)
@@ -84,9 +87,9 @@ WHERE (token = excluded.token AND fingerprint = excluded.fingerprint) OR expires
     };
   }
 
-  /** One `SELECT 1` through the driver: for health checks. */
+  /** A select of no row from the store's table through the driver (see pingSqlite): for health checks. */
   ping(): Promise<void> {
-    return pingSqlite(this.#driver);
+    return pingSqlite(this.#driver, this.#table);
   }
 
   async claim(key: string, fingerprint: string): Promise<IdempotencyClaim> {

@@ -50,9 +50,9 @@ export class SqliteSnapshotStore extends SnapshotStore {
     };
   }
 
-  /** One `SELECT 1` through the driver: for health checks. */
+  /** A select of no row from the store's table through the driver (see pingSqlite): for health checks. */
   override ping(): Promise<void> {
-    return pingSqlite(this.#driver);
+    return pingSqlite(this.#driver, this.#table);
   }
 
   protected writeSnapshot(record: StoredSnapshot, keepLast: number): Promise<{ readonly pruned: number }> {

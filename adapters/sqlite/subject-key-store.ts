@@ -45,6 +45,8 @@ const OPTIONS = Object.keys({
  */
 export class SqliteSubjectKeyStore extends SubjectKeyStore {
   readonly #driver: SqliteDriver;
+  /** The store's own table, which `ping` selects from. */
+  readonly #table: string;
   readonly #masterKey: WebCryptoKey;
   readonly #statements: { readonly read: string; readonly insert: string; readonly erase: string };
 
@@ -57,6 +59,7 @@ export class SqliteSubjectKeyStore extends SubjectKeyStore {
         : [{ path: [], message: "options are required" }];
     if (issues.length > 0) throw new ValidationError("Invalid SQLite subject key store options", issues);
     const table = tableNames(options, OPTIONS).subjectKeys;
+    this.#table = table;
     this.#driver = options.driver;
     this.#masterKey = options.masterKey;
     this.#statements = {
@@ -68,9 +71,9 @@ ON CONFLICT (subject_id) DO UPDATE SET wrapped_key = NULL, erased_at = coalesce(
     };
   }
 
-  /** One `SELECT 1` through the driver: for health checks. */
+  /** A select of no row from the store's table through the driver (see pingSqlite): for health checks. */
   ping(): Promise<void> {
-    return pingSqlite(this.#driver);
+    return pingSqlite(this.#driver, this.#table);
   }
 
   protected async readKey(subjectId: string): Promise<SubjectKeyLookup> {

@@ -80,6 +80,12 @@ class D1EventStore extends SqliteEventStore {
     await this.#ready;
     return super.getLastGlobalPosition();
   }
+
+  // Readiness too: the store's ping fails on a database without its tables, which this store makes itself.
+  override async ping() {
+    await this.#ready;
+    return super.ping();
+  }
 }
 
 /**
