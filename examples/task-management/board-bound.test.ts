@@ -29,3 +29,16 @@ test("CreateTask refuses a task past MAX_TASKS with a ValidationError, and appen
   expect(isValidationError(refused)).toBe(true);
   expect(await eventStore.getLastGlobalPosition()).toBe(before);
 });
+
+test("the bound holds with no query in between: the thousand-and-first create in a row is refused", async () => {
+  const eventStore = new InMemoryEventStore();
+  const readModels = new InMemoryReadModelStore();
+  const board = new ProjectionRunner({ projection: boardProjection, eventStore, readModels });
+  const { commands } = boardBuses({ eventStore, readModels, board });
+  const ada = { metadata: { userId: "ada" } };
+  for (let n = 0; n < MAX_TASKS; n++) await commands.execute("CreateTask", { title: `task ${n}` }, ada);
+  const before = await eventStore.getLastGlobalPosition();
+  const refused = await commands.execute("CreateTask", { title: "one too many" }, ada).catch((e: unknown) => e);
+  expect(isValidationError(refused)).toBe(true);
+  expect(await eventStore.getLastGlobalPosition()).toBe(before);
+}, 60_000);
