@@ -30,6 +30,15 @@ function isOrigin(value: unknown): boolean {
   }
 }
 
+/** The URL's host; none when the URL is none (Bun's `request.url` of a request without a `Host`). */
+function urlHost(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Refuses (403) a WebSocket upgrade whose `Origin` is neither listed nor the server's own. The own
  * origin is judged by host alone (the `Host` the browser sent): behind a proxy that ends TLS, the
@@ -39,7 +48,7 @@ function isOrigin(value: unknown): boolean {
 export function assertOriginAllowed(request: Request, origins: readonly string[] | undefined): void {
   const origin = request.headers.get("origin");
   if (origin === null || origins?.includes(ANY_ORIGIN) || origins?.includes(origin)) return;
-  const host = request.headers.get("host") ?? new URL(request.url).host;
+  const host = request.headers.get("host") ?? urlHost(request.url);
   if (isOrigin(origin) && new URL(origin).host === host) return;
   throw new ForbiddenError("WebSocket subscriptions from pages of another origin are refused");
 }

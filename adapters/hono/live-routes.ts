@@ -34,7 +34,7 @@ import {
   tenantScope,
 } from "../http/index.js";
 import { isMarkedEventFlowsError } from "../http/problem-details.js";
-import { parseQuery } from "../http/query-string.js";
+import { parseQuery, searchOf } from "../http/query-string.js";
 import { assertOriginAllowed, originsIssues } from "./live-origin.js";
 import { SSE_HEADERS, sseBody } from "./live-sse.js";
 import { liveSocketEvents, type UpgradeWebSocket } from "./live-websocket.js";
@@ -188,12 +188,13 @@ export function liveRoutes(options: LiveRoutesOptions): Hono {
       options.tenancy === undefined
         ? undefined
         : await tenantScope(options.tenancy, principal, { kind: "live", type: "events", request, context: c });
-    const url = new URL(request.url);
+    const search = searchOf(request.url);
     // Escapes of bytes that are not UTF-8 (`%ED%A0%80`) are refused, as on the query routes:
     // URLSearchParams reads them as U+FFFD, which names another stream, category or type.
-    parseQuery(url.search.slice(1), (name) => LIVE_PARAMETERS.has(name));
-    const filter = filterFromQuery(url.searchParams);
-    const given = url.searchParams.getAll("from");
+    parseQuery(search, (name) => LIVE_PARAMETERS.has(name));
+    const parameters = new URLSearchParams(search);
+    const filter = filterFromQuery(parameters);
+    const given = parameters.getAll("from");
     const from = lastEventId ?? given[0];
     const after = from === undefined ? undefined : Number(from);
     // Sixteen digits may be past 2^53: refused here, so that HEAD (which connects nothing) answers as GET does.

@@ -64,6 +64,7 @@ import {
   storedResponse,
 } from "./idempotency.js";
 import { errorResponse, isMarkedEventFlowsError, problemResponse } from "./problem-details.js";
+import { searchOf } from "./query-string.js";
 import { DEFAULT_BODY_LIMIT, DEFAULT_JSON_DEPTH_LIMIT, readJsonBody } from "./request-body.js";
 import { clipType, type Route, routeTable } from "./route-table.js";
 import { tenancyIssues, tenantScope } from "./tenancy.js";
@@ -310,11 +311,7 @@ export function createHttpDispatcher<C extends MessageMap = MessageMap, Q extend
         payload = body.value;
         bytes = body.bytes;
       } else {
-        const url = request.url;
-        const mark = url.indexOf("?");
-        const end = url.indexOf("#", mark);
-        const search = mark === -1 ? "" : url.slice(mark + 1, end === -1 ? undefined : end);
-        payload = (route.readQuery as (search: string) => Record<string, unknown>)(search);
+        payload = (route.readQuery as (search: string) => Record<string, unknown>)(searchOf(request.url));
       }
 
       // First: valibot reads an array's inherited members as the object's fields ("filter: must be an

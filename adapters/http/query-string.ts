@@ -11,6 +11,18 @@ type Node = { readonly type: string; readonly [field: string]: unknown };
 
 type Coerce = (value: string | string[]) => unknown;
 
+/**
+ * A request URL's query, without its `?` (and without a fragment), read from the text: Bun hands a
+ * request without a `Host` (HTTP/1.0), or with one no URL takes (`x:99999`), a `request.url` that
+ * `new URL` refuses, and the live and admin routes answered such client errors with a 500.
+ */
+export function searchOf(url: string): string {
+  const mark = url.indexOf("?");
+  if (mark === -1) return "";
+  const end = url.indexOf("#", mark);
+  return url.slice(mark + 1, end === -1 ? undefined : end);
+}
+
 /** Builds, once per schema, the function that turns a query string into the payload to validate. */
 export function queryReader(schema: object): (search: string) => Record<string, unknown> {
   const coercers = new Map<string, Coerce>();

@@ -19,7 +19,7 @@ import {
   readJsonBody,
   tenantScope,
 } from "../../http/index.js";
-import { parseQuery } from "../../http/query-string.js";
+import { parseQuery, searchOf } from "../../http/query-string.js";
 import type { AuthRequest } from "../routes.js";
 import * as api from "./api.js";
 import { AdminNotFoundError } from "./errors.js";
@@ -140,11 +140,11 @@ export function adminRoutes(options: AdminRoutesOptions): Hono {
         throw new MethodNotAllowedError(c.req.method, route.method === "GET" ? ["GET", "HEAD"] : [route.method]);
       }
       if (route.method === "POST") checkCsrf(c.req.raw);
-      const url = new URL(c.req.url);
+      const search = searchOf(c.req.url);
       // Escapes of bytes that are not UTF-8 (`%FF`, `%ED%A0%80`) are refused, as on the query and live
       // routes: URLSearchParams reads them as U+FFFD, which names another stream.
-      parseQuery(url.search.slice(1), (name) => ADMIN_PARAMETERS.has(name));
-      const response = await route.run(c, settings, url.searchParams, tenant);
+      parseQuery(search, (name) => ADMIN_PARAMETERS.has(name));
+      const response = await route.run(c, settings, new URLSearchParams(search), tenant);
       return head ? await headResponse(response) : response;
     } catch (error) {
       const response = errorResponse(hideOtherTenants(error), ADMIN_SECURITY_HEADERS);
