@@ -5,7 +5,7 @@
  * dispatcher's `Response` becomes the structured result (`Set-Cookie` headers as `cookies`, bodies
  * that are not text as base64).
  */
-import { ValidationError } from "../../src/index.js";
+import { isWellFormedUnicode, ValidationError } from "../../src/index.js";
 import { MethodNotAllowedError } from "../http/index.js";
 import type { ApiGatewayProxyEventV2, ApiGatewayProxyResultV2 } from "./api-gateway-types.js";
 
@@ -53,8 +53,12 @@ export function requestFromEvent(event: ApiGatewayProxyEventV2): Request {
       ]);
     }
   }
-  const method = event.requestContext.http.method.toUpperCase();
-  if (FORBIDDEN_METHODS.has(method) || !TOKEN.test(method)) throw new MethodNotAllowedError(method, []);
+  // Methods are case-sensitive (RFC 9110): `post` is not POST. It ran as POST here, where Node refuses
+  // it (400) and Bun closes the connection; a Request would upper-case it itself, so it is refused first.
+  const method = event.requestContext.http.method;
+  if (FORBIDDEN_METHODS.has(method) || !TOKEN.test(method) || method !== method.toUpperCase()) {
+    throw new MethodNotAllowedError(method, []);
+  }
   const hasBody = event.body !== undefined && event.body !== null && method !== "GET" && method !== "HEAD";
   let url: URL;
   try {
@@ -119,7 +123,14 @@ function isText(contentType: string | null): boolean {
 }
 
 function bodyBytes(body: string, isBase64: boolean): Uint8Array<ArrayBuffer> {
-  if (!isBase64) return encoder.encode(body);
+  if (!isBase64) {
+    // A lone surrogate has no UTF-8 form: encoding made it U+FFFD and the command ran with it, where
+    // the same text base64-encoded, or sent as bytes to Node or Bun, is refused as not UTF-8.
+    if (!isWellFormedUnicode(body)) {
+      throw new ValidationError("Malformed request body", [{ path: [], message: "the body is not valid UTF-8" }]);
+    }
+    return encoder.encode(body);
+  }
   // Both patterns are one character class each: linear in the body's length, whatever it holds.
   const compact = body.replace(/[\t\n\r ]+/g, "");
   const malformed = () =>

@@ -196,6 +196,15 @@ describe("createHttpApiHandler", () => {
       expect(json(result.body).issues).toEqual([{ path: [], message: "the body is not valid JSON" }]);
     });
 
+    test("a text body with a lone surrogate is 400 as not UTF-8, as base64 or bytes are; nothing runs", async () => {
+      // Encoded, it became U+FFFD and the command ran with that value.
+      const { handler, seen } = setup();
+      const result = await handler(event("POST", "/commands/PlaceOrder", { body: '{"sku":"A\uD800B"}' }));
+      expect(result.statusCode).toBe(400);
+      expect(json(result.body).issues).toEqual([{ path: [], message: "the body is not valid UTF-8" }]);
+      expect(seen).toEqual([]);
+    });
+
     test("invalid base64 is 400", async () => {
       const { handler } = setup();
       const result = await handler(event("POST", "/commands/PlaceOrder", { body: "!!not base64!!", base64: true }));
@@ -499,15 +508,21 @@ describe("createHttpApiHandler", () => {
       expect(reported).toEqual([]);
     });
 
-    test("TRACE and CONNECT are 405 with the route's Allow; on no route 404", async () => {
+    test("TRACE, CONNECT and a method not in upper case are 405 with the route's Allow, running nothing; on no route 404", async () => {
       const { handler } = setup();
-      for (const method of ["TRACE", "CONNECT", "TRACK", "BAD METHOD"]) {
+      // A method in another case is another method: `post` ran as POST (a Request upper-cases it).
+      for (const method of ["TRACE", "CONNECT", "TRACK", "BAD METHOD", "post", "Post"]) {
         const result = await handler(event(method, "/commands/Forget"));
         expect(result.statusCode).toBe(405);
         expect(result.headers?.allow).toBe("POST");
       }
       expect((await handler(event("TRACE", "/health/live"))).headers?.allow).toBe("GET, HEAD");
       expect((await handler(event("TRACE", "/nowhere"))).statusCode).toBe(404);
+      const placing = setup();
+      const lower = await placing.handler(
+        event("post", "/commands/PlaceOrder", { body: JSON.stringify({ sku: "A" }) }),
+      );
+      expect({ status: lower.statusCode, ran: placing.seen.length }).toEqual({ status: 405, ran: 0 });
     });
 
     test("routes match rawPath as API Gateway matched it: a `..` or `%2e%2e` segment is not resolved into another route", async () => {
