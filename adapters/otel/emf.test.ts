@@ -213,6 +213,51 @@ describe("CloudWatch Embedded Metric Format", () => {
     ]);
   });
 
+  test("a namespace CloudWatch refuses is refused: emfLines throws, writeEmf reports and writes nothing", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    provider.getMeter("t").createCounter("jobs").add(1);
+    const collected = (await reader.collect()).resourceMetrics;
+    // Written into every line before, and CloudWatch dropped every metric of those lines unreported.
+    for (const namespace of ["   ", "orders\n", "tab\there", "Café/orders", ":orders", "x".repeat(256), ""]) {
+      let thrown: unknown;
+      try {
+        emfLines(collected, { namespace });
+      } catch (error) {
+        thrown = error;
+      }
+      expect({ namespace, refused: isValidationError(thrown) }).toEqual({ namespace, refused: true });
+      const reported: unknown[] = [];
+      const written: string[] = [];
+      const lines = await writeEmf(reader, {
+        namespace,
+        write: (l) => written.push(l),
+        onError: (e) => reported.push(e),
+      });
+      expect({ namespace, lines, written, reported: reported.length }).toEqual({
+        namespace,
+        lines: 0,
+        written: [],
+        reported: 1,
+      });
+    }
+    expect(emfLines(collected, { namespace: "EventFlows/orders: v2#1 x.y-z_w", timestamp: 1 })).toHaveLength(1);
+  });
+
+  test("a histogram value whose name passes CloudWatch's 255 characters is left out of its line; a name that fits is kept", async () => {
+    const { reader, provider } = handReader(AggregationTemporality.DELTA);
+    provider.getMeter("t").createHistogram("h".repeat(251)).record(2);
+    provider.getMeter("t").createHistogram("k".repeat(249)).record(3);
+    const lines = emfLines((await reader.collect()).resourceMetrics, { namespace: "N", timestamp: 1 });
+    const names = lines.flatMap((line) =>
+      (JSON.parse(line)._aws.CloudWatchMetrics[0].Metrics as { Name: string }[]).map((metric) => metric.Name),
+    );
+    expect(names.every((name) => name.length <= 255)).toBe(true);
+    // 251 + ".sum" fits, ".count" does not; 249 + ".count" fits.
+    expect(names).toContain(`${"h".repeat(251)}.sum`);
+    expect(names).not.toContain(`${"h".repeat(251)}.count`);
+    expect(names).toContain(`${"k".repeat(249)}.count`);
+  });
+
   test("writeEmf checks write (and the reader) before it collects: a delta reader refused keeps what it holds", async () => {
     const { reader, provider } = handReader(AggregationTemporality.DELTA);
     provider.getMeter("t").createCounter("orders", { unit: "{order}" }).add(5);
@@ -257,7 +302,7 @@ describe("CloudWatch Embedded Metric Format", () => {
       // The logger is handed the error as its name, code and message (the library redacts what it logs).
       const [both, alone] = logged.map((line) => String((line.error as { message?: unknown })?.message));
       expect(both).toContain(
-        "Invalid EMF options: namespace: must be 1 to 255 characters; onError: must be a function",
+        "Invalid EMF options: namespace: must be 1 to 255 printable ASCII characters, not only spaces, not starting with ':'; onError: must be a function",
       );
       expect(alone).toBe("Invalid EMF options: onError: must be a function");
     } finally {

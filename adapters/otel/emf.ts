@@ -31,6 +31,8 @@ export interface EmfOptions {
 export const MAX_EMF_DIMENSIONS = 30;
 /** Longest dimension name CloudWatch takes, in characters. */
 export const MAX_EMF_DIMENSION_NAME = 255;
+/** CloudWatch's longest metric name. */
+const MAX_EMF_METRIC_NAME = 255;
 /** Longest dimension value CloudWatch takes, in characters. */
 export const MAX_EMF_DIMENSION_VALUE = 1024;
 
@@ -38,12 +40,26 @@ const HISTOGRAM = 0;
 const GAUGE = 2;
 const SUM = 3;
 
+/** Printable ASCII, 1 to 255 characters: what CloudWatch takes as a namespace (with the checks beside it). */
+const NAMESPACE = /^[\x20-\x7e]{1,255}$/;
+
 function emfOptionIssues(options: EmfOptions, alsoTaken: readonly string[] = []): Issue[] {
   // A misspelt `timeStamp` stamped the lines with the time of writing, not the one given.
   // (`alsoTaken`: keys the caller took out before, named in the refusal's list of options.)
   const issues = unknownKeyIssues(options, ["namespace", "timestamp", ...alsoTaken]);
-  if (typeof options?.namespace !== "string" || options.namespace.length === 0 || options.namespace.length > 255) {
-    issues.push({ path: ["namespace"], message: "must be 1 to 255 characters" });
+  // CloudWatch's rule (ASCII, at least one character other than a space, not starting with `:`): a
+  // namespace it refuses was written into every line, and CloudWatch dropped every metric unreported.
+  const namespace = options?.namespace;
+  if (
+    typeof namespace !== "string" ||
+    !NAMESPACE.test(namespace) ||
+    namespace.trim() === "" ||
+    namespace.startsWith(":")
+  ) {
+    issues.push({
+      path: ["namespace"],
+      message: "must be 1 to 255 printable ASCII characters, not only spaces, not starting with ':'",
+    });
   }
   // Written as it is: NaN became `null` in the JSON, and CloudWatch refuses the line's metrics.
   const timestamp = options?.timestamp;
@@ -69,10 +85,12 @@ export function emfLines(resourceMetrics: ResourceMetricsLike, options: EmfOptio
       if (kind !== HISTOGRAM && kind !== SUM && kind !== GAUGE) continue;
       for (const point of metric.dataPoints) {
         // A value named `_aws` (a counter or gauge of that name) would replace the line's metric definitions
-        // (the line was `{"_aws":3}`, which CloudWatch takes for no metric at all): it is left out.
+        // (the line was `{"_aws":3}`, which CloudWatch takes for no metric at all): it is left out. So is one
+        // whose name is past CloudWatch's 255 characters (a histogram's `.count` of a 251-character name):
+        // CloudWatch refused the line, the other values with it.
         const values = (
           kind === HISTOGRAM ? histogramValues(metric, point.value as HistogramValue) : single(metric, point.value)
-        ).filter(([name]) => name !== "_aws");
+        ).filter(([name]) => name !== "_aws" && name.length <= MAX_EMF_METRIC_NAME);
         if (values.length === 0) continue;
         // The line's own members: an attribute of the same name would overwrite `_aws` (the metric
         // definitions) or a metric's value, so such an attribute is left out of the dimensions.
