@@ -13,7 +13,9 @@ const HEARTBEAT_MS = 15_000;
 const POSITION = /^\d{1,16}$/;
 
 /**
- * `headers` are the admin routes' own (CSP and the rest), under the SSE ones.
+ * `headers` are the admin routes' own (CSP and the rest), with the SSE ones, but for caching: the
+ * stream carries event data, so it is `no-store` (and `no-transform`) as every admin answer is, where
+ * the SSE headers' `no-cache` let a cache keep it (outside audit).
  * @throws {ValidationError} `from` (or `Last-Event-ID`) is not a global position.
  * @throws {TooManyLiveClientsError} the hub serves its `maxClients` already (503).
  * @throws {LiveHubClosedError} the hub is closed (503).
@@ -36,10 +38,14 @@ export async function liveFeed(
   // which nothing would read.
   if (c.req.method === "HEAD") {
     hub.assertCanConnect();
-    return new Response(null, { headers: { ...headers, ...SSE_HEADERS } });
+    return new Response(null, { headers: liveHeaders(headers) });
   }
   const connection = await hub.connect({ after: from === undefined ? undefined : Number(from) });
   return new Response(sseBody(connection, HEARTBEAT_MS, c.req.raw.signal, true), {
-    headers: { ...headers, ...SSE_HEADERS },
+    headers: liveHeaders(headers),
   });
+}
+
+function liveHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return { ...headers, ...SSE_HEADERS, "cache-control": "no-store, no-transform" };
 }

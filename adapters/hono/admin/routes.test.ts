@@ -651,6 +651,10 @@ describe("adminRoutes: api/live, the feed as Server-Sent Events from the live hu
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toContain("text/event-stream");
       expect(response.headers.get("content-security-policy")).toContain("connect-src 'self'");
+      // Event data: no-store as every admin answer (the SSE headers' no-cache let a cache keep it).
+      expect(response.headers.get("cache-control")).toBe("no-store, no-transform");
+      const head200 = await w.app.request("/admin/api/live", { method: "HEAD", headers: auth });
+      expect(head200.headers.get("cache-control")).toBe("no-store, no-transform");
       await w.eventStore.appendToStream("Cart-9", [{ type: "ItemAdded", data: { sku: "NEW" } }]);
       const text = await sseUntil(response, `id: ${head + 1}\n`);
       const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
