@@ -5,7 +5,8 @@
  * stream changes), whose deletions read and decide outside a transaction.
  */
 import { Database } from "bun:sqlite";
-import { describe, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
+import { isPayloadTooLargeError, tenancy } from "../../src/index.js";
 import { assertSharedStoreMatchesModel } from "../../test/tenancy/shared-store-model.ts";
 import { bunSqliteDriver, type SqliteDriver, SqliteEventStore } from "./index.js";
 
@@ -26,4 +27,24 @@ describe("a tenant's store over a SQLite store shared by mistake", () => {
       return migrated({ name, all, batch });
     }, 300);
   });
+});
+
+test("a tenant's append refused as too large (the store's maxEventBytes, 413) costs no quota: nothing was written", async () => {
+  // A PayloadTooLargeError kept what the append took, and the tenant's next valid append was refused as
+  // over its quota (outside audit); a ValidationError always gave it back.
+  const store = new SqliteEventStore({ driver: bunSqliteDriver(new Database(":memory:")), maxEventBytes: 1024 });
+  await store.migrate();
+  const tenants = tenancy({ stores: () => ({ eventStore: store }), quotas: { appendsPerWindow: 2 } });
+  const acme = (await tenants.forTenant("acme")).stores.eventStore;
+  for (let i = 0; i < 3; i++) {
+    const error = await acme
+      .appendToStream("Big-1", [{ type: "Big", data: { text: "x".repeat(2048) } }])
+      .catch((e: unknown) => e);
+    expect(isPayloadTooLargeError(error)).toBe(true);
+  }
+  expect(await store.getStreamVersion("Big-1")).toBe(0);
+  await acme.appendToStream("Small-1", [{ type: "Small", data: {} }]);
+  await acme.appendToStream("Small-1", [{ type: "Small", data: {} }]);
+  const over = await acme.appendToStream("Small-1", [{ type: "Small", data: {} }]).catch((e: unknown) => e);
+  expect((over as { code?: unknown }).code).toBe("TENANT_QUOTA_EXCEEDED");
 });

@@ -1022,3 +1022,26 @@ describe("quotas", () => {
     );
   });
 });
+
+test("shared by mistake: one append of another tenant's on top of a stream does not let it delete, truncate or hide what lies under it", async () => {
+  // The deletions checked the newest event alone: acme's, after its append, so acme's hard delete took
+  // globex's events with it, its truncation removed them, its soft delete hid them (outside audit).
+  const { acme, globex } = await sharedByMistake();
+  for (const [name, change] of [
+    ["hard delete", (id: string) => acme.deleteStream(id, { mode: "hard" })],
+    ["truncation", (id: string) => acme.truncateStream(id, { before: 3 })],
+    ["soft delete", (id: string) => acme.deleteStream(id)],
+  ] as const) {
+    const id = `Invoice-${ulid()}`;
+    await globex.appendToStream(id, [
+      { type: "Billed", data: { n: 1 } },
+      { type: "Billed", data: { n: 2 } },
+    ]);
+    // Not probed: an append goes through without a read of the stream (a read per append).
+    await acme.appendToStream(id, [{ type: "Noted", data: {} }]);
+    const error = await change(id).catch((e: unknown) => e);
+    expect({ name, code: (error as { code?: unknown }).code }).toEqual({ name, code: TenancyErrorCode.Isolation });
+    const kept = await collect(globex.readStream(id, { maxCount: 2 }));
+    expect({ name, kept: kept.map((event) => event.data) }).toEqual({ name, kept: [{ n: 1 }, { n: 2 }] });
+  }
+});

@@ -1,4 +1,4 @@
-import { isConcurrencyError, isStreamDeletedError, isValidationError } from "../errors.js";
+import { isConcurrencyError, isPayloadTooLargeError, isStreamDeletedError, isValidationError } from "../errors.js";
 import type { CommitResult } from "../event-store/event-store.js";
 import {
   assertAppendOptions,
@@ -114,8 +114,8 @@ export class TenantEventStore extends EventStore {
         return result;
       },
       (error: unknown) => {
-        // Refused as invalid (a stream id, an event, a schema): nothing was written, so nothing is counted.
-        if (window !== undefined && isValidationError(error)) this.#quota?.giveBack(stamped.length, window);
+        // Refused as invalid (a stream id, an event, a schema) or too large: nothing was written, so nothing is counted.
+        if (window !== undefined && refusedUnwritten(error)) this.#quota?.giveBack(stamped.length, window);
         return this.#refused(error, streamId, events);
       },
     );
@@ -151,7 +151,7 @@ export class TenantEventStore extends EventStore {
     assertStreamChangeOptions(options, "delete");
     if (options?.mode !== undefined) assertDeletionMode(options.mode);
     const window = this.#take(options?.expectedVersion);
-    return this.#change(streamId, "deleteStream", window, (expectedVersion) =>
+    return this.#change(streamId, "deleteStream", window, Number.POSITIVE_INFINITY, (expectedVersion) =>
       this.inner.deleteStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
     );
   }
@@ -159,7 +159,7 @@ export class TenantEventStore extends EventStore {
   override async restoreStream(streamId: string, options: RestoreStreamOptions = {}): Promise<StreamChangeResult> {
     assertStreamChangeOptions(options, "restore");
     const window = this.#take(options?.expectedVersion);
-    return this.#change(streamId, "restoreStream", window, (expectedVersion) =>
+    return this.#change(streamId, "restoreStream", window, 0, (expectedVersion) =>
       this.inner.restoreStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options?.metadata) }),
     );
   }
@@ -169,13 +169,17 @@ export class TenantEventStore extends EventStore {
     assertStreamChangeOptions(options, "truncate");
     assertPositiveInteger(options.before, "before");
     const window = this.#take(options.expectedVersion);
-    return this.#change(streamId, "truncateStream", window, (expectedVersion) =>
+    return this.#change(streamId, "truncateStream", window, options.before, (expectedVersion) =>
       this.inner.truncateStream(streamId, { ...options, ...expectedVersion, metadata: this.#stamp(options.metadata) }),
     );
   }
 
   /**
-   * A deletion, restore or truncation after its probe. A stream that never was when probed is
+   * A deletion, restore or truncation after its probe, and after a check of every event it would
+   * delete or hide (`reaches`: those below this version; 0 for a restore, which hides nothing). The
+   * newest event alone was checked: on a store shared by mistake, one append of another tenant's on
+   * top of a stream let that tenant hard-delete, truncate or hide every event under it (outside
+   * audit). A deletion is rare and reads its stream once more. A stream that never was when probed is
    * changed at the expected version "no-stream": were another tenant to start it between the probe
    * and the change, the change is a conflict (then refused as that tenant's), not a deletion of it.
    * For a stream that never was, the wrapped store answers `StreamNotFoundError` whatever version is
@@ -185,11 +189,15 @@ export class TenantEventStore extends EventStore {
     streamId: string,
     operation: string,
     window: number | undefined,
+    reaches: number,
     change: (expectedVersion: { readonly expectedVersion?: ExpectedVersion }) => Promise<StreamChangeResult>,
   ): Promise<StreamChangeResult> {
     try {
       const never = await this.#probeStream(streamId, operation);
-      if (!never) return await change({});
+      if (!never) {
+        if (reaches > 1) await this.#checkBelow(streamId, reaches, operation);
+        return await change({});
+      }
       try {
         return await change({ expectedVersion: "no-stream" });
       } catch (error) {
@@ -197,9 +205,17 @@ export class TenantEventStore extends EventStore {
         throw error;
       }
     } catch (error) {
-      // Refused as invalid (the stream id, the metadata): nothing was written, so nothing is counted.
-      if (window !== undefined && isValidationError(error)) this.#quota?.giveBack(1, window);
+      // Refused as invalid (the stream id, the metadata) or too large: nothing was written, so nothing is counted.
+      if (window !== undefined && refusedUnwritten(error)) this.#quota?.giveBack(1, window);
       throw error;
+    }
+  }
+
+  /** Every stored event of the stream below version `below`, read raw, checked as the tenant's. */
+  async #checkBelow(streamId: string, below: number, operation: string): Promise<void> {
+    for await (const event of this.inner.readStream(streamId, { raw: true })) {
+      if (event.version >= below) break;
+      this.#check(event, operation);
     }
   }
 
@@ -479,4 +495,13 @@ function stampable(metadata: unknown): boolean {
   if (typeof metadata !== "object" || metadata === null) return false;
   const prototype = Object.getPrototypeOf(metadata);
   return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Refused before anything was written: invalid (a `ValidationError`) or too large (a
+ * `PayloadTooLargeError`, the store's size limit): the call is given its quota back. A 413 kept it, and
+ * the tenant's next valid append was refused as over its quota (outside audit).
+ */
+function refusedUnwritten(error: unknown): boolean {
+  return isValidationError(error) || isPayloadTooLargeError(error);
 }
