@@ -71,9 +71,15 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     return rest;
   };
   const cases: ContractCase[] = [];
-  const add = (name: string, run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>, withBus = false) =>
+  const add = (
+    name: string,
+    run: (store: EventStore, bus: InMemoryEventBus) => Promise<void>,
+    withBus = false,
+    timeoutMs?: number,
+  ) =>
     cases.push({
       name,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
       run: async () => {
         // Stores made with a bus get one whose failures are reported in the publish result only.
         const bus = new InMemoryEventBus({ onError: () => undefined });
@@ -251,20 +257,16 @@ export function eventStoreContract(options: EventStoreContractOptions): Contract
     );
   });
 
-  cases.push({
-    name: `generated appends and reads agree with a model of the contract (${MODEL_RUNS} seeded sequences of ${MODEL_STEPS} steps; the feed's order only with globalOrder)`,
-    timeoutMs: 120_000,
-    run: async () => {
-      const store = await options.create({});
-      try {
-        for (let seed = 1; seed <= MODEL_RUNS; seed++) {
-          await runModelSequence(store, seed, { steps: MODEL_STEPS, appendedPart });
-        }
-      } finally {
-        await options.dispose?.(store);
+  add(
+    `generated appends and reads agree with a model of the contract (${MODEL_RUNS} seeded sequences of ${MODEL_STEPS} steps; the feed's order only with globalOrder)`,
+    async (store) => {
+      for (let seed = 1; seed <= MODEL_RUNS; seed++) {
+        await runModelSequence(store, seed, { steps: MODEL_STEPS, appendedPart });
       }
     },
-  });
+    false,
+    120_000,
+  );
 
   add("reads forward and backward, from a version, with a limit", async (store) => {
     const id = stream();
